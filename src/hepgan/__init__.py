@@ -1,0 +1,7 @@
+"""hepgan: generative adversarial networks for high-energy physics."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,364 @@
+"""Event tables on disk: Parquet (default), ROOT TTrees (uproot) and CSV.
+
+An event table is columnar, one row per event, flat float columns with physics
+names (``pho1_pt``, ``n_jets``, ``weight``, ...). Every file hepgan writes
+carries a JSON metadata record (hepgan version, config, seed, generator
+settings) and is written under a temporary name, then renamed: a crash never
+leaves a half-written file under the real name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hepgan import __version__
+from hepgan.exceptions import InputFileError, MissingExtraError, SchemaError
+
+__all__ = [
+    "atomic_path",
+    "check_columns",
+    "check_finite",
+    "iter_table",
+    "read_metadata",
+    "read_table",
+    "write_table",
+    "ChunkedParquetWriter",
+]
+
+METADATA_KEY = b"hepgan"
+FORMATS = ("parquet", "root", "csv")
+
+
+def _format_of(path: Path, fmt: str | None = None) -> str:
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise InputFileError(f"{path}: unknown format '{fmt}', expected one of {', '.join(FORMATS)}")
+        return fmt
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if suffix == ".root":
+        return "root"
+    if suffix in (".csv", ".txt"):
+        return "csv"
+    raise InputFileError(f"{path}: cannot tell the format from the suffix '{suffix}' (expected .parquet, .root or .csv)")
+
+
+def _split_root_path(path: str | Path) -> tuple[Path, str | None]:
+    """``file.root:tree`` -> (file.root, tree)."""
+    s = str(path)
+    if ".root:" in s:
+        file, tree = s.rsplit(":", 1)
+        return Path(file), tree
+    return Path(s), None
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yields a temporary path beside ``path``; renames it to ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputFileError(f"{path}: the output folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise InputFileError(f"{path}: the output folder {parent} is not writable")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def _metadata_record(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    record = {"hepgan_version": __version__}
+    record.update(metadata or {})
+    return record
+
+
+def _to_arrow(df: pd.DataFrame, metadata: dict[str, Any] | None):
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta.pop(b"pandas", None)
+    meta[METADATA_KEY] = json.dumps(_metadata_record(metadata), default=str).encode()
+    return table.replace_schema_metadata(meta)
+
+
+def write_table(
+    df: pd.DataFrame,
+    path: str | Path,
+    metadata: dict[str, Any] | None = None,
+    fmt: str | None = None,
+    tree: str = "events",
+) -> Path:
+    """Writes an event table atomically.
+
+    Args:
+        df: the table, one row per event.
+        path: output file; the suffix picks the format unless ``fmt`` is given.
+        metadata: JSON-serialisable record stored with the table.
+        fmt: "parquet", "root" or "csv".
+        tree: TTree name for ROOT output.
+
+    Returns:
+        The path written.
+    """
+    path, tree_in_path = _split_root_path(path)
+    tree = tree_in_path or tree
+    fmt = _format_of(path, fmt)
+    with atomic_path(path) as tmp:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(_to_arrow(df, metadata), tmp)
+        elif fmt == "root":
+            try:
+                import uproot
+            except ImportError as err:
+                raise MissingExtraError("uproot", "root") from err
+            with uproot.recreate(tmp) as f:
+                arrays = {c: np.ascontiguousarray(df[c].to_numpy()) for c in df.columns}
+                # mktree: a TTree, which every ROOT version reads (plain assignment makes an RNTuple)
+                t = f.mktree(tree, {c: a.dtype for c, a in arrays.items()})
+                t.extend(arrays)
+                # ROOT has no free-form file metadata in uproot; store it as a TObjString.
+                f["hepgan_metadata"] = json.dumps(_metadata_record(metadata), default=str)
+        else:
+            with open(tmp, "w") as f:
+                f.write("# hepgan " + json.dumps(_metadata_record(metadata), default=str) + "\n")
+                df.to_csv(f, index=False)
+    return path
+
+
+class ChunkedParquetWriter:
+    """Writes a Parquet file chunk by chunk under a temporary name.
+
+    Use as a context manager; the file appears under its real name only when
+    the block exits without an exception.
+    """
+
+    def __init__(self, path: str | Path, metadata: dict[str, Any] | None = None):
+        self.path = Path(path)
+        self.metadata = metadata
+        self._ctx = atomic_path(self.path)
+        self._writer = None
+        self.n_rows = 0
+
+    def __enter__(self) -> ChunkedParquetWriter:
+        self._tmp = self._ctx.__enter__()
+        return self
+
+    def write(self, df: pd.DataFrame) -> None:
+        import pyarrow.parquet as pq
+
+        table = _to_arrow(df, self.metadata)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._tmp, table.schema)
+        self._writer.write_table(table)
+        self.n_rows += len(df)
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if self._writer is not None:
+            self._writer.close()
+        elif exc_type is None:
+            raise SchemaError(f"{self.path}: nothing to write (no rows)")
+        return bool(self._ctx.__exit__(exc_type, exc, tb))
+
+
+def _open_root_tree(path: Path, tree: str | None):
+    try:
+        import uproot
+    except ImportError as err:
+        raise MissingExtraError("uproot", "root") from err
+    try:
+        f = uproot.open(path)
+    except Exception as err:  # uproot raises many kinds on corrupt files
+        raise InputFileError(f"{path}: not a readable ROOT file ({type(err).__name__}: {err})") from None
+    trees = [k.split(";")[0] for k, v in f.classnames().items() if v.startswith(("TTree", "ROOT::RNTuple"))]
+    if tree is None:
+        if len(trees) != 1:
+            raise InputFileError(
+                f"{path}: name the tree as FILE.root:TREE (trees found: {', '.join(trees) or 'none'})"
+            )
+        tree = trees[0]
+    if tree not in trees:
+        raise InputFileError(f"{path}: no TTree '{tree}' (trees found: {', '.join(trees) or 'none'})")
+    return f[tree]
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise InputFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputFileError(f"{path}: is a folder, expected a file")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path}: the file is empty")
+
+
+def _parquet_file(path: Path):
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path)
+    except Exception as err:
+        raise InputFileError(f"{path}: not a readable Parquet file ({type(err).__name__}: {err})") from None
+
+
+def _available_columns(path: Path, fmt: str, tree: str | None) -> list[str]:
+    if fmt == "parquet":
+        return list(_parquet_file(path).schema_arrow.names)
+    if fmt == "root":
+        return list(_open_root_tree(path, tree).keys())
+    try:
+        return list(pd.read_csv(path, nrows=0, comment="#").columns)
+    except Exception as err:
+        raise InputFileError(f"{path}: not a readable CSV file ({type(err).__name__}: {err})") from None
+
+
+def check_columns(available: Sequence[str], wanted: Sequence[str], where: str) -> None:
+    """Raises SchemaError naming the first missing column and a close match."""
+    import difflib
+
+    missing = [c for c in wanted if c not in available]
+    if missing:
+        c = missing[0]
+        close = difflib.get_close_matches(c, list(available), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else f" (columns: {', '.join(available)})"
+        raise SchemaError(f"{where}: missing column '{c}'{hint}")
+
+
+def check_finite(df: pd.DataFrame, where: str, drop: bool = False) -> pd.DataFrame:
+    """Rejects NaN/inf values, naming the column; with ``drop``, drops those rows and says how many.
+
+    Returns:
+        The table (rows with non-finite values removed when ``drop``).
+    """
+    bad_rows = np.zeros(len(df), dtype=bool)
+    for c in df.columns:
+        col = df[c]
+        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            raise SchemaError(f"{where}: column '{c}' has dtype {col.dtype}, expected a number")
+        bad = ~np.isfinite(col.to_numpy(dtype=np.float64))
+        if bad.any():
+            if not drop:
+                raise SchemaError(
+                    f"{where}: column '{c}' has {int(bad.sum())} NaN or inf values "
+                    f"(first at row {int(np.argmax(bad))}); fix the input or pass --drop-nan"
+                )
+            bad_rows |= bad
+    if drop and bad_rows.any():
+        import logging
+
+        logging.getLogger("hepgan").warning("%s: dropped %d rows with NaN or inf values", where, int(bad_rows.sum()))
+        df = df.loc[~bad_rows].reset_index(drop=True)
+    return df
+
+
+def read_table(
+    path: str | Path,
+    columns: Sequence[str] | None = None,
+    fmt: str | None = None,
+    drop_nan: bool = False,
+) -> pd.DataFrame:
+    """Reads an event table, checking it on the way.
+
+    Args:
+        path: Parquet, ROOT (``file.root`` or ``file.root:tree``) or CSV file.
+        columns: columns to read; all when None. Missing ones raise SchemaError.
+        fmt: force a format instead of the suffix.
+        drop_nan: drop rows with NaN/inf (logged) instead of raising.
+
+    Returns:
+        DataFrame (N rows).
+    """
+    path, tree = _split_root_path(path)
+    fmt = _format_of(path, fmt)
+    _check_exists(path)
+    available = _available_columns(path, fmt, tree)
+    if columns is not None:
+        check_columns(available, columns, str(path))
+    cols = list(columns) if columns is not None else available
+    try:
+        if fmt == "parquet":
+            df = _parquet_file(path).read(columns=cols).to_pandas()
+        elif fmt == "root":
+            df = pd.DataFrame(_open_root_tree(path, tree).arrays(cols, library="np"))
+        else:
+            df = pd.read_csv(path, usecols=cols, comment="#")
+    except (InputFileError, SchemaError):
+        raise
+    except Exception as err:
+        raise InputFileError(f"{path}: cannot read ({type(err).__name__}: {err})") from None
+    if len(df) == 0:
+        raise SchemaError(f"{path}: the table has no rows")
+    return check_finite(df[cols], str(path), drop=drop_nan)
+
+
+def iter_table(
+    path: str | Path,
+    columns: Sequence[str] | None = None,
+    chunk_size: int = 100_000,
+    drop_nan: bool = False,
+) -> Iterator[pd.DataFrame]:
+    """Streams an event table in chunks of at most ``chunk_size`` rows (bounded memory)."""
+    path, tree = _split_root_path(path)
+    fmt = _format_of(path)
+    _check_exists(path)
+    available = _available_columns(path, fmt, tree)
+    if columns is not None:
+        check_columns(available, columns, str(path))
+    cols = list(columns) if columns is not None else available
+    n = 0
+    try:
+        if fmt == "parquet":
+            chunks = (b.to_pandas() for b in _parquet_file(path).iter_batches(batch_size=chunk_size, columns=cols))
+        elif fmt == "root":
+            t = _open_root_tree(path, tree)
+            chunks = (pd.DataFrame(a) for a in t.iterate(cols, step_size=chunk_size, library="np"))
+        else:
+            chunks = pd.read_csv(path, usecols=cols, comment="#", chunksize=chunk_size)
+        for df in chunks:
+            n += len(df)
+            yield check_finite(df[cols], str(path), drop=drop_nan)
+    except (InputFileError, SchemaError):
+        raise
+    except Exception as err:
+        raise InputFileError(f"{path}: cannot read ({type(err).__name__}: {err})") from None
+    if n == 0:
+        raise SchemaError(f"{path}: the table has no rows")
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The hepgan metadata record of a file written by hepgan ({} if none)."""
+    path, _ = _split_root_path(path)
+    fmt = _format_of(path)
+    _check_exists(path)
+    if fmt == "parquet":
+        meta = _parquet_file(path).schema_arrow.metadata or {}
+        raw = meta.get(METADATA_KEY)
+        return json.loads(raw) if raw else {}
+    if fmt == "root":
+        import uproot
+
+        with uproot.open(path) as f:
+            return json.loads(str(f["hepgan_metadata"])) if "hepgan_metadata" in f else {}
+    with open(path) as f:
+        first = f.readline()
+    return json.loads(first[len("# hepgan ") :]) if first.startswith("# hepgan ") else {}

@@ -1,0 +1,1 @@
+"""Physics samples made with Pythia 8 + FastJet, and analytic toys."""
