@@ -67,3 +67,21 @@ def test_chunked_write_and_stream(tmp_path):
     chunks = list(iter_table(path, chunk_size=25))
     assert sum(len(c) for c in chunks) == 120
     assert max(len(c) for c in chunks) <= 25
+
+
+def test_chunked_root_output(tmp_path):
+    from hepgan.io import ChunkedTableWriter
+
+    path = tmp_path / "out.root"
+    with ChunkedTableWriter(path, metadata={"k": 2}) as w:
+        for s in range(2):
+            w.write(_table(30, s))
+    back = read_table(path)
+    assert len(back) == 60 and read_metadata(path)["k"] == 2
+
+
+def test_writer_without_rows_leaves_nothing(tmp_path):
+    with pytest.raises(SchemaError, match="nothing to write"):
+        with ChunkedParquetWriter(tmp_path / "o.parquet"):
+            pass
+    assert list(tmp_path.iterdir()) == []

@@ -32,6 +32,7 @@ __all__ = [
     "read_table",
     "write_table",
     "ChunkedParquetWriter",
+    "ChunkedTableWriter",
 ]
 
 METADATA_KEY = b"hepgan"
@@ -147,39 +148,62 @@ def write_table(
     return path
 
 
-class ChunkedParquetWriter:
-    """Writes a Parquet file chunk by chunk under a temporary name.
+class ChunkedTableWriter:
+    """Writes a Parquet or ROOT file chunk by chunk under a temporary name (bounded memory).
 
     Use as a context manager; the file appears under its real name only when
     the block exits without an exception.
     """
 
-    def __init__(self, path: str | Path, metadata: dict[str, Any] | None = None):
-        self.path = Path(path)
+    def __init__(self, path: str | Path, metadata: dict[str, Any] | None = None, fmt: str | None = None, tree: str = "events"):
+        path, tree_in_path = _split_root_path(path)
+        self.path = path
+        self.tree = tree_in_path or tree
+        self.fmt = _format_of(path, fmt)
+        if self.fmt == "csv":
+            raise InputFileError(f"{path}: chunked output is written as .parquet or .root, not CSV")
         self.metadata = metadata
         self._ctx = atomic_path(self.path)
         self._writer = None
         self.n_rows = 0
 
-    def __enter__(self) -> ChunkedParquetWriter:
+    def __enter__(self) -> ChunkedTableWriter:
         self._tmp = self._ctx.__enter__()
         return self
 
     def write(self, df: pd.DataFrame) -> None:
-        import pyarrow.parquet as pq
+        if self.fmt == "parquet":
+            import pyarrow.parquet as pq
 
-        table = _to_arrow(df, self.metadata)
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self._tmp, table.schema)
-        self._writer.write_table(table)
+            table = _to_arrow(df, self.metadata)
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self._tmp, table.schema)
+            self._writer.write_table(table)
+        else:
+            try:
+                import uproot
+            except ImportError as err:
+                raise MissingExtraError("uproot", "root") from err
+            arrays = {c: np.ascontiguousarray(df[c].to_numpy()) for c in df.columns}
+            if self._writer is None:
+                self._writer = uproot.recreate(self._tmp)
+                self._writer["hepgan_metadata"] = json.dumps(_metadata_record(self.metadata), default=str)
+                self._tree = self._writer.mktree(self.tree, {c: a.dtype for c, a in arrays.items()})
+            self._tree.extend(arrays)
         self.n_rows += len(df)
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if self._writer is not None:
             self._writer.close()
         elif exc_type is None:
-            raise SchemaError(f"{self.path}: nothing to write (no rows)")
+            exc_type = SchemaError
+            exc = SchemaError(f"{self.path}: nothing to write (no rows)")
+            self._ctx.__exit__(exc_type, exc, None)
+            raise exc
         return bool(self._ctx.__exit__(exc_type, exc, tb))
+
+
+ChunkedParquetWriter = ChunkedTableWriter
 
 
 def _open_root_tree(path: Path, tree: str | None):
