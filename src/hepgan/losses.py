@@ -1,0 +1,226 @@
+r"""Adversarial losses and regularisers, as pure functions.
+
+Discriminators return logits :math:`\phi`; the probability of being real is
+:math:`D = \sigma(\phi)` (see :mod:`hepgan.nn`). Every loss here works on logits
+with log-sigmoid identities, which stay finite where :math:`D` rounds to 0 or 1.
+
+Event weights ``w`` (negative allowed) enter as weighted means
+:math:`\sum_i w_i l_i / \sum_i w_i`; a batch whose weights sum to zero has no
+defined mean and gives inf or NaN. Nothing here synchronises with the device
+(no ``.item()``), so the losses can be captured in CUDA graphs or compiled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = [
+    "discriminator_bce",
+    "generator_bce",
+    "wgan_gp_penalty",
+    "roth_regularizer",
+    "roth_penalty",
+]
+
+
+def _mean(l: Tensor, w: Tensor | None) -> Tensor:
+    if w is None:
+        return l.mean()
+    if w.shape != l.shape:
+        raise ValueError(f"expected weights of shape {tuple(l.shape)}, got {tuple(w.shape)}")
+    return (w * l).sum() / w.sum()
+
+
+def _uniform(like: Tensor, generator: torch.Generator | None) -> Tensor:
+    # Drawn on the generator's device (the logits' device without one), then moved.
+    device = like.device if generator is None else generator.device
+    u = torch.rand(like.shape, generator=generator, device=device, dtype=like.dtype)
+    return u.to(like.device)
+
+
+def discriminator_bce(
+    logit_real: Tensor,
+    logit_fake: Tensor,
+    eps: float = 0.15,
+    generator: torch.Generator | None = None,
+    w_real: Tensor | None = None,
+    w_fake: Tensor | None = None,
+) -> Tensor:
+    r"""Discriminator loss of eq. (1) of Lohezic et al. (arXiv:2212.03763) with label noise.
+
+    Eq. (1) as a loss to minimise is the binary cross-entropy
+
+    .. math:: L_d = -\frac{1}{N} \sum_i l_i \ln D(y_i) + (1 - l_i) \ln(1 - D(y_i)),
+        \qquad D = \sigma(\phi),
+
+    with noisy labels :math:`l_i \sim U[1 - \epsilon, 1]` for real events and
+    :math:`l_i \sim U[0, \epsilon]` for generated ones. Each class is averaged on
+    its own (weighted mean :math:`\sum w l / \sum w`) and the loss is the average of
+    the two class means, so real and generated events count equally whatever their
+    total weights; for equal batch sizes and no weights this is exactly the
+    pooled mean of eq. (1) over the 2N events.
+
+    Arguments:
+        logit_real: The logits of real events, shape (N,).
+        logit_fake: The logits of generated events, shape (M,).
+        eps: The label noise :math:`\epsilon \in [0, 0.5)`; 0 gives hard labels
+            and draws no random numbers.
+        generator: The random number generator of the label noise (None: torch's
+            global one; pass one for reproducible training).
+        w_real: The weights of real events, shape (N,) (None: unit weights).
+        w_fake: The weights of generated events, shape (M,) (None: unit weights).
+
+    Returns:
+        The loss, a scalar.
+    """
+    if not 0.0 <= eps < 0.5:
+        raise ValueError(f"eps: expected a number in [0, 0.5), got {eps!r}")
+    if eps > 0:
+        l_real = 1 - eps * _uniform(logit_real, generator)
+        l_fake = eps * _uniform(logit_fake, generator)
+    else:
+        l_real, l_fake = torch.ones_like(logit_real), torch.zeros_like(logit_fake)
+    loss_real = F.binary_cross_entropy_with_logits(logit_real, l_real, reduction="none")
+    loss_fake = F.binary_cross_entropy_with_logits(logit_fake, l_fake, reduction="none")
+    return 0.5 * (_mean(loss_real, w_real) + _mean(loss_fake, w_fake))
+
+
+def generator_bce(logit_fake: Tensor, w: Tensor | None = None) -> Tensor:
+    r"""Non-saturating generator loss of eq. (1) of Lohezic et al. (arXiv:2212.03763).
+
+    .. math:: L_g = -\frac{1}{N} \sum_i \ln D(g(c_i, z_i)) = \frac{1}{N} \sum_i
+        \operatorname{softplus}(-\phi_i),
+
+    i.e. eq. (1)'s :math:`L_g` with the sign for minimisation.
+
+    Arguments:
+        logit_fake: The discriminator's logits of generated events, shape (N,).
+        w: The event weights, shape (N,) (None: unit weights).
+
+    Returns:
+        The loss, a scalar.
+    """
+    return _mean(F.softplus(-logit_fake), w)
+
+
+def wgan_gp_penalty(
+    critic: Callable[[Tensor, Tensor], Tensor],
+    c: Tensor,
+    x_real: Tensor,
+    x_fake: Tensor,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    r"""Gradient penalty of WGAN-GP (Gulrajani et al., arXiv:1704.00028).
+
+    .. math:: \Omega = \mathbb{E}_{\hat{x}} \left[
+        (\|\nabla_{\hat{x}} f(c, \hat{x})\|_2 - 1)^2 \right],
+        \qquad \hat{x} = \alpha x_\text{real} + (1 - \alpha) x_\text{fake},
+        \quad \alpha \sim U[0, 1] \text{ per event.}
+
+    The gradient is taken with respect to ``x`` only, the conditions held fixed.
+    The interpolates are detached from the generator (the penalty trains the critic)
+    and the graph is kept (``create_graph``) so that the penalty can be
+    back-propagated into the critic. The caller multiplies by :math:`\lambda`
+    (10 in the paper).
+
+    Arguments:
+        critic: The critic :math:`f(c, x)`, returning shape (N,) or (N, 1).
+        c: The conditions, shape (N, C).
+        x_real: The real events, shape (N, X).
+        x_fake: The generated events, shape (N, X).
+        generator: The random number generator of :math:`\alpha` (None: torch's global one).
+
+    Returns:
+        The penalty, a scalar.
+    """
+    alpha = _uniform(x_real[:, :1], generator)
+    x_hat = (alpha * x_real.detach() + (1 - alpha) * x_fake.detach()).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(c, x_hat).sum(), x_hat, create_graph=True)
+    norm = torch.linalg.vector_norm(grad.flatten(1), dim=1)
+    return (norm - 1).square().mean()
+
+
+def roth_regularizer(
+    logit_real: Tensor,
+    logit_fake: Tensor,
+    grad_real: Tensor,
+    grad_fake: Tensor,
+    w_real: Tensor | None = None,
+    w_fake: Tensor | None = None,
+) -> Tensor:
+    r"""Discriminator regulariser of Roth et al. (arXiv:1705.09367), from logits and gradients.
+
+    As on the regularisation slide of seed 003, with :math:`D = \sigma(\phi)` and
+    :math:`\phi = \ln \frac{D}{1 - D}` the logit,
+
+    .. math:: \Omega = \mathbb{E}_{x \sim P_\text{real}} \left[ (1 - D(x))^2
+        \|\nabla_x \phi(x)\|^2 \right] + \mathbb{E}_{x \sim P_\text{gen}} \left[
+        D(x)^2 \|\nabla_x \phi(x)\|^2 \right],
+
+    and the discriminator minimises :math:`L_D + \lambda \Omega` (Roth et al. write
+    :math:`\gamma / 2` for :math:`\lambda`). :math:`(1 - D)^2` and :math:`D^2` are
+    computed as :math:`\sigma(-\phi)^2` and :math:`\sigma(\phi)^2`.
+
+    The gradients must come from :func:`torch.autograd.grad` with
+    ``create_graph=True`` for :math:`\Omega` to train the discriminator;
+    :func:`roth_penalty` does this for you.
+
+    Arguments:
+        logit_real: The logits of real events, shape (N,).
+        logit_fake: The logits of generated events, shape (M,).
+        grad_real: :math:`\nabla_x \phi` at the real events, shape (N, ...).
+        grad_fake: :math:`\nabla_x \phi` at the generated events, shape (M, ...).
+        w_real: The weights of real events, shape (N,) (None: unit weights).
+        w_fake: The weights of generated events, shape (M,) (None: unit weights).
+
+    Returns:
+        The regulariser :math:`\Omega`, a scalar.
+    """
+    sq_real = grad_real.flatten(1).square().sum(dim=1)
+    sq_fake = grad_fake.flatten(1).square().sum(dim=1)
+    omega_real = torch.sigmoid(-logit_real).square() * sq_real
+    omega_fake = torch.sigmoid(logit_fake).square() * sq_fake
+    return _mean(omega_real, w_real) + _mean(omega_fake, w_fake)
+
+
+def roth_penalty(
+    discriminator: Callable[[Tensor, Tensor], Tensor],
+    c_real: Tensor,
+    x_real: Tensor,
+    c_fake: Tensor,
+    x_fake: Tensor,
+    w_real: Tensor | None = None,
+    w_fake: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    r"""Roth et al. regulariser :math:`\Omega` (see :func:`roth_regularizer`) from a discriminator.
+
+    Evaluates the discriminator once on each class with input gradients enabled
+    (on detached copies of ``x``: the regulariser trains the discriminator only)
+    and returns the logits too, so that the discriminator loss can reuse them.
+
+    Arguments:
+        discriminator: The discriminator :math:`\phi(c, x)`, returning logits of shape (N,).
+        c_real: The conditions of real events, shape (N, C).
+        x_real: The real events, shape (N, X).
+        c_fake: The conditions of generated events, shape (M, C).
+        x_fake: The generated events, shape (M, X).
+        w_real: The weights of real events, shape (N,) (None: unit weights).
+        w_fake: The weights of generated events, shape (M,) (None: unit weights).
+
+    Returns:
+        The regulariser :math:`\Omega` (a scalar), the logits of real events (N,)
+        and the logits of generated events (M,).
+    """
+    x_real = x_real.detach().requires_grad_(True)
+    x_fake = x_fake.detach().requires_grad_(True)
+    logit_real = discriminator(c_real, x_real)
+    logit_fake = discriminator(c_fake, x_fake)
+    grad_real, grad_fake = torch.autograd.grad(
+        (logit_real.sum(), logit_fake.sum()), (x_real, x_fake), create_graph=True
+    )
+    omega = roth_regularizer(logit_real, logit_fake, grad_real, grad_fake, w_real, w_fake)
+    return omega, logit_real, logit_fake
