@@ -1,0 +1,470 @@
+"""Data-driven background estimation with a conditional GAN (seed 002, Lohezic et al.).
+
+A generator g(c, z) -> x learns the observables x of a misidentified object
+(``pho2_pt``, ``pho2_eta``, ``pho2_phi``, ``pho2_id``) given the rest of the
+event c, on signal-region (SR) simulation. Applied to control-region (CR)
+events, it replaces the object that failed the ID by a generated one, so the CR
+models the SR background with its correlations.
+
+Both x and c are mapped to Uniform[0, 1] by quantile transforms fitted on the
+training sample (discrete columns dequantised), then to [-1, 1] for the
+networks; the generator's tanh output maps back exactly.
+
+The figure of merit is eq. (2), -2 ln Lambda, on a regular grid of 10 bins per
+dimension in the uniformised space of ``metric_columns`` (fitted on the
+training truth), with k generated objects per event; columns derived from the
+generated object (``m_gg``, ``ptgg_over_mgg``) are recomputed first. The kept
+model is the epoch with the lowest value on the validation sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from hepgan import __version__
+from hepgan.exceptions import ConfigError, ModelFileError, SchemaError
+from hepgan.metrics.likelihood import neg2_log_lambda
+from hepgan.physics import derived_columns
+from hepgan.preprocessing import TablePreprocessor
+from hepgan.training.loop import AdversarialTrainer, TrainSettings
+from hepgan.training.state import load_state, save_state
+
+__all__ = ["ConditionalGAN", "DERIVE", "FEATURE_SETS", "MODEL_FORMAT_VERSION"]
+
+log = logging.getLogger("hepgan")
+MODEL_FORMAT_VERSION = 1
+
+# Functions that recompute columns derived from the generated object, by name (saved with the model).
+DERIVE: dict[str, Callable[[Any], dict[str, np.ndarray]]] = {"diphoton": derived_columns}
+
+X_OBJECT = ["pho2_pt", "pho2_eta", "pho2_phi", "pho2_id"]
+# Section 3.1: vanilla = noise only; partial = the other photon; full = the other photon + event observables.
+FEATURE_SETS: dict[str, list[str]] = {
+    "vanilla": [],
+    "partial": ["pho1_pt", "pho1_eta", "pho1_phi", "pho1_id"],
+    "full": ["pho1_pt", "pho1_eta", "pho1_phi", "pho1_id", "n_jets", "n_vtx"],
+}
+
+
+def _seed_from(*parts: int) -> int:
+    """A 63-bit seed from integers (stable across runs and platforms)."""
+    return int(np.random.SeedSequence([p & 0xFFFFFFFF for p in parts]).generate_state(2, np.uint32).view(np.uint64)[0] >> 1)
+
+
+def _as_frame(a: Any, columns: Sequence[str], what: str) -> pd.DataFrame:
+    if isinstance(a, pd.DataFrame):
+        missing = [c for c in columns if c not in a.columns]
+        if missing:
+            raise SchemaError(f"{what}: missing column '{missing[0]}'")
+        return a[list(columns)].reset_index(drop=True)
+    arr = np.asarray(a, dtype=np.float64)
+    if arr.ndim == 1 and len(columns) == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[1] != len(columns):
+        raise SchemaError(f"{what}: expected an array of shape (N, {len(columns)}) for columns {list(columns)}, got {arr.shape}")
+    return pd.DataFrame(arr, columns=list(columns))
+
+
+def _finite(df: pd.DataFrame, what: str) -> None:
+    bad = ~np.isfinite(df.to_numpy(dtype=np.float64))
+    if bad.any():
+        col = df.columns[np.argmax(bad.any(axis=0))]
+        raise SchemaError(f"{what}: column '{col}' has NaN or inf values")
+
+
+class _Task:
+    """The conditional GAN as a GANTask for the shared loop."""
+
+    def __init__(self, model: ConditionalGAN, g, d, val: Callable[[int], dict[str, float]] | None):
+        self.networks = {"g": g, "d": d}
+        self.model = model
+        self._val = val
+
+    def _z(self, n: int, like: Tensor, gen: torch.Generator) -> Tensor:
+        return torch.randn(n, self.model.latent_dim, generator=gen, device=like.device, dtype=like.dtype)
+
+    def d_loss(self, b: dict[str, Tensor], gen: torch.Generator) -> Tensor:
+        from hepgan.losses import discriminator_bce
+
+        g, d = self.networks["g"], self.networks["d"]
+        with torch.no_grad():
+            x_fake = g(b["c"], self._z(len(b["x"]), b["x"], gen))
+        return discriminator_bce(
+            d(b["c"], b["x"]), d(b["c"], x_fake), eps=self.model.label_noise, generator=gen, w_real=b.get("w"), w_fake=b.get("w")
+        )
+
+    def g_loss(self, b: dict[str, Tensor], gen: torch.Generator) -> Tensor:
+        from hepgan.losses import generator_bce
+
+        g, d = self.networks["g"], self.networks["d"]
+        return generator_bce(d(b["c"], g(b["c"], self._z(len(b["x"]), b["x"], gen))), w=b.get("w"))
+
+    def validate(self, epoch: int) -> dict[str, float]:
+        return self._val(epoch) if self._val is not None else {}
+
+
+class ConditionalGAN:
+    """Conditional GAN g(c, z) -> x with the paper's training and selection.
+
+    Args:
+        x_columns: generated observables, e.g. ["pho2_pt", "pho2_eta", "pho2_phi", "pho2_id"].
+        c_columns: conditions (may be empty: the "vanilla" GAN).
+        discrete_columns: integer-valued columns among x and c (dequantised).
+        arch: "mlp" or "conv" (the paper's networks, see hepgan.nn).
+        latent_dim: size of z.
+        g_hidden, d_hidden: MLP widths (ignored by "conv").
+        dropout: discriminator dropout before the last layer.
+        optimizer: "sgd", "adam" or "lamb".
+        lr: initial learning rate (cosine decay to 0 over the run); lr_d for the discriminator (None: lr).
+        epochs, batch_size: the schedule.
+        label_noise: eps of the label noise (labels in [0, eps] and [1 - eps, 1]).
+        n_quantiles: knots of the quantile transforms.
+        metric_columns: columns of eq. (2) (derived ones allowed when ``derive`` makes them).
+        metric_bins: bins per dimension of eq. (2).
+        metric_k: generated objects per event in the per-epoch metric.
+        metric_events: events used for the per-epoch metric on train and validation (None: all val).
+        derive: name in DERIVE of the function recomputing derived columns ("diphoton"), or None.
+        seed: the one seed of the fit.
+        device: "cpu", "cuda", or "auto".
+        checkpoint_every: epochs between checkpoints when fit gets a run_dir.
+        progress: show a progress bar.
+    """
+
+    def __init__(
+        self,
+        x_columns: Sequence[str] = tuple(X_OBJECT),
+        c_columns: Sequence[str] = tuple(FEATURE_SETS["full"]),
+        discrete_columns: Sequence[str] = ("n_jets", "n_vtx"),
+        arch: str = "mlp",
+        latent_dim: int = 32,
+        g_hidden: Sequence[int] = (512, 512, 512),
+        d_hidden: Sequence[int] = (256, 256, 256),
+        dropout: float = 0.2,
+        optimizer: str = "lamb",
+        lr: float = 1e-3,
+        lr_d: float | None = None,
+        epochs: int = 100,
+        batch_size: int = 1024,
+        label_noise: float = 0.15,
+        n_quantiles: int = 1000,
+        metric_columns: Sequence[str] | None = None,
+        metric_bins: int = 10,
+        metric_k: int = 10,
+        metric_events: int | None = 10_000,
+        derive: str | None = None,
+        seed: int = 0,
+        device: str = "cpu",
+        checkpoint_every: int = 10,
+        progress: bool = True,
+    ):
+        self.x_columns = list(x_columns)
+        self.c_columns = list(c_columns)
+        self.discrete_columns = list(discrete_columns)
+        self.arch = arch
+        self.latent_dim = latent_dim
+        self.g_hidden = list(g_hidden)
+        self.d_hidden = list(d_hidden)
+        self.dropout = dropout
+        self.optimizer = optimizer
+        self.lr = lr
+        self.lr_d = lr_d
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.label_noise = label_noise
+        self.n_quantiles = n_quantiles
+        self.metric_columns = list(metric_columns) if metric_columns is not None else None
+        self.metric_bins = metric_bins
+        self.metric_k = metric_k
+        self.metric_events = metric_events
+        self.derive = derive
+        self.seed = seed
+        self.device = device
+        self.checkpoint_every = checkpoint_every
+        self.progress = progress
+
+    # ------------------------------------------------------------------ helpers
+    def get_params(self) -> dict[str, Any]:
+        import inspect
+
+        return {k: getattr(self, k) for k in inspect.signature(type(self).__init__).parameters if k != "self"}
+
+    def _validate_params(self) -> None:
+        if not self.x_columns:
+            raise ConfigError("x_columns: expected at least one generated column")
+        overlap = set(self.x_columns) & set(self.c_columns)
+        if overlap:
+            raise ConfigError(f"c_columns: '{sorted(overlap)[0]}' is also a generated column")
+        for name, v in [("latent_dim", self.latent_dim), ("epochs", self.epochs), ("batch_size", self.batch_size), ("metric_k", self.metric_k), ("metric_bins", self.metric_bins)]:
+            if not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{name}: expected an integer >= 1, got {v!r}")
+        if not 0 <= self.label_noise < 0.5:
+            raise ConfigError(f"label_noise: expected a number in [0, 0.5), got {self.label_noise!r}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr: expected a number > 0, got {self.lr!r}")
+        if self.derive is not None and self.derive not in DERIVE:
+            raise ConfigError(f"derive: expected one of {', '.join(DERIVE)} or null, got {self.derive!r}")
+
+    def _networks(self):
+        from hepgan.nn import build_discriminator, build_generator, init_parameters
+
+        n_c, n_x = len(self.c_columns), len(self.x_columns)
+        g = build_generator(self.arch, n_c, self.latent_dim, n_x, hidden=self.g_hidden)
+        d = build_discriminator(self.arch, n_c, n_x, hidden=self.d_hidden, dropout=self.dropout)
+        gen = torch.Generator().manual_seed(_seed_from(self.seed, 1))
+        init_parameters(g, gen)
+        init_parameters(d, gen)
+        return g, d
+
+    def _to_net(self, u: np.ndarray) -> Tensor:
+        return torch.as_tensor(2.0 * u - 1.0, dtype=torch.float32)
+
+    def _c_tensor(self, c: pd.DataFrame, rng: np.random.Generator) -> Tensor:
+        if not self.c_columns:
+            return torch.zeros(len(c), 0)
+        return self._to_net(self.c_pre_.transform(c.to_numpy(), rng))
+
+    def _metric_table(self, x: pd.DataFrame, c: pd.DataFrame, context: pd.DataFrame | None = None) -> pd.DataFrame:
+        parts = [c.reset_index(drop=True), x.reset_index(drop=True)]
+        if context is not None:
+            parts.append(context.drop(columns=[k for k in context.columns if k in c or k in x]).reset_index(drop=True))
+        t = pd.concat(parts, axis=1)
+        if self.derive is not None and any(col not in t for col in self.metric_columns_):
+            for k, v in DERIVE[self.derive](t).items():
+                t[k] = v
+        missing = [col for col in self.metric_columns_ if col not in t]
+        if missing:
+            raise ConfigError(f"metric_columns: '{missing[0]}' is neither generated, a condition, nor derived")
+        return t[self.metric_columns_]
+
+    # ------------------------------------------------------------------ API
+    def fit(
+        self,
+        x: Any,
+        c: Any = None,
+        w: Any = None,
+        validation: tuple[Any, Any, Any] | None = None,
+        run_dir: str | Path | None = None,
+        resume: bool = False,
+        context: pd.DataFrame | None = None,
+    ) -> ConditionalGAN:
+        """Trains on SR simulation.
+
+        Args:
+            x: (N, n_x) generated observables (DataFrame with x_columns, or array in that order).
+            c: (N, n_c) conditions (DataFrame or array); None when c_columns is empty.
+            w: (N,) event weights or None.
+            validation: (x_val, c_val, w_val[, context_val]) for the per-epoch metric and best-epoch
+                selection; None: no selection, the last epoch is kept.
+            run_dir: folder for checkpoints; needed for ``resume``.
+            resume: continue an interrupted fit from run_dir's checkpoint.
+            context: (N, ...) other event columns the metric needs to derive its columns
+                (e.g. pho1_* for pT_gg/m_gg when they are not conditions); not seen by the networks.
+
+        Returns:
+            self, with ``history_`` (per-epoch losses, metric, lr) and ``best_epoch_``.
+        """
+        self._validate_params()
+        x = _as_frame(x, self.x_columns, "x")
+        c = _as_frame(c if c is not None else np.zeros((len(x), 0)), self.c_columns, "c")
+        if len(x) != len(c):
+            raise SchemaError(f"x has {len(x)} rows, c has {len(c)}")
+        if len(x) < 2:
+            raise SchemaError("fit needs at least 2 training events")
+        _finite(x, "x"), _finite(c, "c")
+        w_np = None if w is None else np.asarray(w, dtype=np.float64)
+        if w_np is not None and (w_np.shape != (len(x),) or not np.isfinite(w_np).all()):
+            raise SchemaError(f"w: expected {len(x)} finite weights")
+
+        rng = np.random.default_rng(_seed_from(self.seed, 2))
+        self.x_pre_ = TablePreprocessor(self.x_columns, self.discrete_columns, self.n_quantiles).fit(x.to_numpy(), rng)
+        self.c_pre_ = (
+            TablePreprocessor(self.c_columns, self.discrete_columns, self.n_quantiles).fit(c.to_numpy(), rng)
+            if self.c_columns
+            else None
+        )
+        self.metric_columns_ = self.metric_columns or list(self.x_columns)
+        truth = self._metric_table(x, c, context)
+        self.metric_pre_ = TablePreprocessor(self.metric_columns_, (), self.n_quantiles).fit(truth.to_numpy(), rng)
+
+        data = {"x": self._to_net(self.x_pre_.transform(x.to_numpy(), rng)), "c": self._c_tensor(c, rng)}
+        if w_np is not None:
+            data["w"] = torch.as_tensor(w_np, dtype=torch.float32)
+        g, d = self._networks()
+        self.generator_ = g
+
+        val_fn = None
+        if validation is not None:
+            x_v, c_v, w_v, ctx_v = (tuple(validation) + (None,))[:4]
+            x_v = _as_frame(x_v, self.x_columns, "validation x")
+            c_v = _as_frame(c_v if c_v is not None else np.zeros((len(x_v), 0)), self.c_columns, "validation c")
+            _finite(x_v, "validation x"), _finite(c_v, "validation c")
+            w_v = None if w_v is None else np.asarray(w_v, np.float64)
+            val_fn = self._make_validation((x, c, w_np, context), (x_v, c_v, w_v, ctx_v))
+
+        settings = TrainSettings(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            lr_d=self.lr_d,
+            seed=_seed_from(self.seed, 3),
+            device=self.device,
+            checkpoint_every=self.checkpoint_every,
+            select_metric="metric_val" if val_fn is not None else None,
+            progress=self.progress,
+        )
+        trainer = AdversarialTrainer(settings)
+        self.device_ = trainer.device
+        history = trainer.fit(_Task(self, g, d, val_fn), data, run_dir=run_dir, resume=resume)
+        self.last_state_ = history.pop("last_networks")["g"]
+        self.history_ = history
+        self.best_epoch_ = history["best_epoch"]
+        self.generator_ = g.eval()
+        return self
+
+    def _make_validation(self, train: tuple, val: tuple) -> Callable[[int], dict[str, float]]:
+        """Per-epoch -2lnLambda on equal-size train and validation subsets (comparable values)."""
+        n = min(len(val[0]), self.metric_events or len(val[0]))
+        sel_rng = np.random.default_rng(_seed_from(self.seed, 4))
+        sets = {}
+        for name, (xs, cs, ws, ctx) in [("train", train), ("val", val)]:
+            idx = np.sort(sel_rng.choice(len(xs), size=min(n, len(xs)), replace=False))
+            xs, cs = xs.iloc[idx].reset_index(drop=True), cs.iloc[idx].reset_index(drop=True)
+            ctx = None if ctx is None else ctx.iloc[idx].reset_index(drop=True)
+            u_truth = self.metric_pre_.transform(self._metric_table(xs, cs, ctx).to_numpy(), sel_rng)
+            sets[name] = (cs, ctx, u_truth, None if ws is None else ws[idx])
+
+        def validate(epoch: int) -> dict[str, float]:
+            out = {}
+            for name, (cs, ctx, u_truth, ws) in sets.items():
+                out[f"metric_{name}"] = self.neg2_log_lambda(cs, u_truth, ws, k=self.metric_k, seed=_seed_from(self.seed, 5, epoch), context=ctx)
+            return out
+
+        return validate
+
+    def neg2_log_lambda(
+        self, c: pd.DataFrame, u_truth: np.ndarray, w: np.ndarray | None, k: int, seed: int, context: pd.DataFrame | None = None
+    ) -> float:
+        """Eq. (2) of truth (already uniformised) against k generated objects per event of c."""
+        y = self.sample(c, k=k, seed=seed)
+        rep = c.index.repeat(k)
+        c_rep = c.loc[rep].reset_index(drop=True)
+        ctx_rep = None if context is None else context.reset_index(drop=True).loc[rep].reset_index(drop=True)
+        u_y = self.metric_pre_.transform(self._metric_table(y, c_rep, ctx_rep).to_numpy(), np.random.default_rng(seed))
+        w_y = None if w is None else np.repeat(w, k) / k
+        return neg2_log_lambda(u_truth, u_y, bins=self.metric_bins, w_x=w, w_y=w_y)
+
+    def evaluate_metric(self, x: Any, c: Any, w: Any = None, k: int = 100, seed: int = 0, context: pd.DataFrame | None = None) -> float:
+        """Eq. (2) on a sample of truth (x, c, w) with k generated objects per event."""
+        self._check_fitted()
+        x = _as_frame(x, self.x_columns, "x")
+        c = _as_frame(c if c is not None else np.zeros((len(x), 0)), self.c_columns, "c")
+        ctx = None if context is None else context.reset_index(drop=True)
+        u = self.metric_pre_.transform(self._metric_table(x, c, ctx).to_numpy(), np.random.default_rng(seed))
+        return self.neg2_log_lambda(c, u, None if w is None else np.asarray(w, np.float64), k=k, seed=seed, context=ctx)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "generator_"):
+            raise ConfigError("this ConditionalGAN is not fitted: call fit() or ConditionalGAN.load()")
+
+    @torch.no_grad()
+    def sample(self, c: Any, k: int = 1, seed: int | None = None, batch_size: int = 65_536) -> pd.DataFrame:
+        """Generates k objects per event.
+
+        Args:
+            c: (N, n_c) conditions (DataFrame with c_columns or array); for a vanilla GAN an int N.
+            k: objects per event.
+            seed: seed of the latent noise and the dequantisation (None: fresh entropy).
+            batch_size: events per forward pass.
+
+        Returns:
+            DataFrame (N * k, n_x) of x_columns in physical units; rows i*k .. i*k+k-1 belong to event i.
+        """
+        self._check_fitted()
+        if isinstance(c, (int, np.integer)):
+            c = np.zeros((int(c), 0))
+        c = _as_frame(c, self.c_columns, "c")
+        _finite(c, "c")
+        seed = int(np.random.SeedSequence().entropy % (2**63)) if seed is None else seed
+        rng = np.random.default_rng(_seed_from(seed, 6))
+        device = getattr(self, "device_", torch.device("cpu"))
+        g = self.generator_.to(device).eval()
+        gen = torch.Generator(device=device).manual_seed(_seed_from(seed, 7))
+        c_net = self._c_tensor(c, rng).repeat_interleave(k, dim=0)
+        out = []
+        for i in range(0, len(c_net), batch_size):
+            cb = c_net[i : i + batch_size].to(device)
+            z = torch.randn(len(cb), self.latent_dim, generator=gen, device=device)
+            out.append(g(cb, z).double().cpu())
+        t = torch.cat(out) if out else torch.zeros(0, len(self.x_columns), dtype=torch.float64)
+        u = ((t.numpy() + 1.0) / 2.0).clip(0.0, 1.0)
+        return pd.DataFrame(self.x_pre_.inverse_transform(u), columns=self.x_columns)
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | Path, which: str = "best") -> Path:
+        """Writes one .safetensors file: generator weights, hyperparameters, preprocessing, history.
+
+        Args:
+            path: output file.
+            which: "best" (the kept model) or "last" (the last epoch's weights).
+        """
+        self._check_fitted()
+        weights = self.generator_.state_dict() if which == "best" else self.last_state_
+        meta = {
+            "format": "hepgan.ConditionalGAN",
+            "format_version": MODEL_FORMAT_VERSION,
+            "hepgan_version": __version__,
+            "which": which,
+            "params": self.get_params(),
+            "x_preprocessing": self.x_pre_.to_dict(),
+            "c_preprocessing": self.c_pre_.to_dict() if self.c_pre_ is not None else None,
+            "metric_columns": self.metric_columns_,
+            "metric_preprocessing": self.metric_pre_.to_dict(),
+            "best_epoch": self.best_epoch_,
+            "history": self.history_,
+        }
+        return save_state(path, {"generator": weights}, meta=meta)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu") -> ConditionalGAN:
+        """Reads a model written by :meth:`save`; never executes code from the file."""
+        state, meta = load_state(path)
+        if meta.get("format") != "hepgan.ConditionalGAN":
+            raise ModelFileError(f"{path}: not a hepgan ConditionalGAN model (format {meta.get('format')!r})")
+        if meta.get("format_version") != MODEL_FORMAT_VERSION:
+            raise ModelFileError(
+                f"{path}: model format version {meta.get('format_version')}, this hepgan reads version {MODEL_FORMAT_VERSION}"
+            )
+        params = dict(meta["params"])
+        params["device"] = device
+        model = cls(**params)
+        model.x_pre_ = TablePreprocessor.from_dict(meta["x_preprocessing"])
+        model.c_pre_ = TablePreprocessor.from_dict(meta["c_preprocessing"]) if meta["c_preprocessing"] else None
+        model.metric_columns_ = meta["metric_columns"]
+        model.metric_pre_ = TablePreprocessor.from_dict(meta["metric_preprocessing"])
+        model.best_epoch_ = meta["best_epoch"]
+        model.history_ = meta["history"]
+        g, _ = model._networks()
+        try:
+            g.load_state_dict(state["generator"])
+        except RuntimeError as err:
+            raise ModelFileError(f"{path}: weights do not fit the stored architecture ({err})") from None
+        model.generator_ = g.eval()
+        model.last_state_ = state["generator"]
+        from hepgan.training.loop import _resolve_device
+
+        model.device_ = _resolve_device(device)
+        return model
+
+    def __repr__(self) -> str:
+        return f"ConditionalGAN(x={self.x_columns}, c={self.c_columns}, arch={self.arch!r}, latent_dim={self.latent_dim})"
