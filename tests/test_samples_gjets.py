@@ -152,7 +152,9 @@ def test_sr_share_as_documented(small, meta):
 
 
 def test_pileup_raises_isolation(small):
-    for p in ("pho1", "pho2"):
+    # for prompt photons pileup is most of the neutral isolation; for jet candidates the jet's
+    # own particles swamp it (test_fresh_run_physics compares the same events with and without pileup)
+    for p in ("pho1",):
         iso = (small[f"{p}_iso_pho"] + small[f"{p}_iso_neu"]).to_numpy(np.float64)
         rho = stats.spearmanr(small["n_vtx"], iso).statistic
         # |rho| of independent variables is about 1/sqrt(n); demand a positive correlation at 5 sigma
@@ -215,10 +217,16 @@ def test_fresh_run_physics(cache):
     hi = make_gjets(300, pileup_mean=40.0, cache_dir=cache / "pu40", **kw)
     assert np.all(lo["n_vtx"] == 1)
     assert abs(hi["n_vtx"].mean() - 41) < 5 * np.sqrt(40 / len(hi))
-    # the same Pythia events (same seeds) with and without pileup
-    assert len(lo) == len(hi)
-    diff = (hi["pho1_iso_pho"] + hi["pho1_iso_neu"]) - (lo["pho1_iso_pho"] + lo["pho1_iso_neu"])
+    # the same Pythia events (same seeds) with and without pileup; the smearing draws differ,
+    # so a few events cross the pT cuts differently: compare the events in both
+    both = hi.merge(lo, on="event", suffixes=("", "_lo"))
+    assert len(both) > 0.9 * min(len(lo), len(hi))
+    np.testing.assert_allclose(both["pho1_eta"], both["pho1_eta_lo"], atol=1e-6)
+    diff = (both["pho1_iso_pho"] + both["pho1_iso_neu"]) - (both["pho1_iso_pho_lo"] + both["pho1_iso_neu_lo"])
     assert diff.mean() > 0.5
+    diff2 = (both["pho2_iso_pho"] + both["pho2_iso_neu"]) - (both["pho2_iso_pho_lo"] + both["pho2_iso_neu_lo"])
+    assert diff2.mean() > 0.5
+    assert np.all(diff.to_numpy() >= -1e-4) and np.all(diff2.to_numpy() >= -1e-4)
 
 
 # --------------------------------------------------------------------------- invalid settings

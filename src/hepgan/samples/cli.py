@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 log = logging.getLogger("hepgan")
@@ -38,10 +37,36 @@ def _format(args: argparse.Namespace) -> str:
     return "root" if Path(args.out).suffix.lower() == ".root" else "parquet"
 
 
+def _argv(args: argparse.Namespace) -> list[str]:
+    """The command as parsed (not sys.argv, which is the caller's when main() is called from Python)."""
+    from hepgan.samples.gjets import GjetsSettings
+
+    d = GjetsSettings()
+    out = ["sample", "gjets", "--events", str(args.events), "--seed", str(args.seed), "--out", str(args.out)]
+    if args.workers != 1:
+        out += ["--workers", str(args.workers)]
+    if args.format is not None:
+        out += ["--format", str(args.format)]
+    for flag, value, default in (
+        ("--process", args.process, d.process),
+        ("--pt-hat-min", args.pt_hat_min, d.pt_hat_min),
+        ("--bias-pow", args.bias_pow, d.bias_pow),
+        ("--pileup-mean", args.pileup_mean, d.pileup_mean),
+        ("--chunk-size", args.chunk_size, d.chunk_size),
+    ):
+        if value != default:
+            out += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    if args.id_threshold is not None:
+        out += ["--id-threshold", f"{args.id_threshold:g}"]
+    if args.compact:
+        out.append("--compact")
+    return out
+
+
 def run_gjets(args: argparse.Namespace) -> int:
     from hepgan.samples.gjets import command_line, make_gjets
 
-    argv = sys.argv[1:] if getattr(args, "_argv", None) is None else args._argv
+    argv = _argv(args)
     df = make_gjets(
         args.events,
         seed=args.seed,
