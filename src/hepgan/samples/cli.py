@@ -28,6 +28,8 @@ def add_gjets_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--id-threshold", type=float, default=None,
                    help="photon ID working point (default: the shipped model's working point)")  # fmt: skip
     p.add_argument("--cache-dir", default=None, help="chunk cache root (default $HEPGAN_CACHE/samples or ~/.cache/hepgan/samples)")
+    p.add_argument("--cr-fraction", type=float, default=1.0,
+                   help="keep each CR event with this probability, weight divided by it (default 1: all)")  # fmt: skip
     p.add_argument("--compact", action="store_true", help="keep only the columns the methods use (no ID inputs)")
 
 
@@ -58,6 +60,8 @@ def _argv(args: argparse.Namespace) -> list[str]:
             out += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
     if args.id_threshold is not None:
         out += ["--id-threshold", f"{args.id_threshold:g}"]
+    if args.cr_fraction != 1.0:
+        out += ["--cr-fraction", f"{args.cr_fraction:g}"]
     if args.compact:
         out.append("--compact")
     return out
@@ -79,6 +83,7 @@ def run_gjets(args: argparse.Namespace) -> int:
         process=args.process,
         id_threshold=args.id_threshold,
         compact=args.compact,
+        cr_fraction=args.cr_fraction,
         cache_dir=args.cache_dir,
         progress=not getattr(args, "quiet", False),
         command=command_line(argv),

@@ -548,12 +548,23 @@ def _run_all(todo, settings, seed, workers, cache, progress) -> None:
 # --------------------------------------------------------------------------- the table
 
 
-def assemble(raw: pd.DataFrame, summary: dict[str, Any], id_threshold: float, compact: bool = False) -> pd.DataFrame:
+def assemble(
+    raw: pd.DataFrame,
+    summary: dict[str, Any],
+    id_threshold: float,
+    compact: bool = False,
+    cr_fraction: float = 1.0,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Adds the ID scores, the pho1 ID requirement, the region, derived columns and the weight.
 
     The weight is Pythia's event weight divided by its mean over all generated events, so
     the weights of the selected events sum to N_generated x (selection efficiency); the
     cross-section of a row is ``weight * sigma_gen_pb / n_generated`` (both in the metadata).
+
+    With ``cr_fraction`` < 1, each CR event is kept with that probability (a draw seeded by
+    ``seed``) and its weight divided by it: an unbiased, smaller file with every SR event.
+    The SR share before this thinning is stored in ``df.attrs["sr_share_selected"]``.
     """
     from hepgan.samples.photon_id import load_default
 
@@ -567,13 +578,21 @@ def assemble(raw: pd.DataFrame, summary: dict[str, Any], id_threshold: float, co
     mean_w = summary["sum_w"] / max(summary["n_generated"], 1)
     df["weight"] = df.pop("weight_raw") / mean_w
     df["region"] = (df["pho2_id"] > id_threshold).astype(np.float64)
+    sr_share = float(df["region"].mean()) if len(df) else 0.0
+    if cr_fraction < 1.0:
+        u = np.random.default_rng(np.random.SeedSequence([seed, 2])).random(len(df))
+        cr = df["region"].to_numpy() == 0
+        df.loc[cr, "weight"] /= cr_fraction
+        df = df.loc[~cr | (u < cr_fraction)].reset_index(drop=True)
     for k, v in derived_columns(df).items():
         df[k] = v
     df["pho1_phi"] = wrap_phi(df["pho1_phi"])
     df["pho2_phi"] = wrap_phi(df["pho2_phi"])
     front = list(COMPACT_COLUMNS)
     cols = front if compact else front + [c for c in df.columns if c not in front]
-    return df[cols].astype(np.float32)
+    out = df[cols].astype(np.float32)
+    out.attrs["sr_share_selected"] = sr_share
+    return out
 
 
 def _check_out(out: Path, fmt: str) -> None:
@@ -603,6 +622,7 @@ def make_gjets(
     process: str = GjetsSettings.process,
     id_threshold: float | None = None,
     compact: bool = False,
+    cr_fraction: float = 1.0,
     cache_dir: str | Path | None = None,
     progress: bool = True,
     command: str | None = None,
@@ -620,6 +640,7 @@ def make_gjets(
         id_threshold: photon ID working point (SR: pho2_id > threshold; pho1 must pass it);
             the shipped model's recommended working point when None.
         compact: keep only :data:`COMPACT_COLUMNS`.
+        cr_fraction: keep each CR event with this probability, weight / cr_fraction (smaller files).
         cache_dir: chunk cache root (default ``$HEPGAN_CACHE/samples`` or ``~/.cache/hepgan/samples``).
         progress: tqdm progress bar on stderr.
         command: the command line recorded in the metadata.
@@ -643,10 +664,13 @@ def make_gjets(
     model = load_default()
     thr = model.working_point if id_threshold is None else float(id_threshold)
     check(math.isfinite(thr) and -1 <= thr < 1, "id_threshold", "a number in [-1, 1)", thr)
+    check(0 < cr_fraction <= 1, "cr_fraction", "a number in (0, 1]", cr_fraction)
     raw, summary = generate_raw(n_events, seed, s, workers=workers, cache_dir=cache_dir, progress=progress)
-    df = assemble(raw, summary, thr, compact=compact)
+    df = assemble(raw, summary, thr, compact=compact, cr_fraction=float(cr_fraction), seed=int(seed))
     if out is not None:
         meta = sample_metadata(s, int(seed), int(n_events), thr, summary, df, model, compact, command)
+        meta["cr_fraction"] = float(cr_fraction)
+        meta["sr_share_selected"] = df.attrs["sr_share_selected"]
         write_table(df, out, metadata=meta, fmt=fmt)
     return df
 
