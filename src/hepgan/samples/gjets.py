@@ -221,10 +221,8 @@ def _in_acceptance(eta: np.ndarray | float) -> np.ndarray:
 def _kin(p4: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pt, eta, phi) of (N, 4) px, py, pz, E arrays."""
     pt = np.hypot(p4[:, 0], p4[:, 1])
-    p = np.sqrt(pt**2 + p4[:, 2] ** 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         eta = np.where(pt > 0, np.arcsinh(p4[:, 2] / np.where(pt > 0, pt, 1.0)), np.sign(p4[:, 2]) * 1e3)
-    del p
     return pt, eta, np.arctan2(p4[:, 1], p4[:, 0])
 
 
