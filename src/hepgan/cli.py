@@ -144,10 +144,75 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- evaluate / report
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="compare two event tables: W1, KS, classifier AUC, distance correlation, MMD")
+    p.add_argument("reference", help="reference event table (e.g. MC SR): .parquet, .root[:tree] or .csv")
+    p.add_argument("test", help="event table under test (e.g. GANed CR)")
+    p.add_argument("--columns", nargs="+", metavar="COL", help="observables (default: the common columns)")
+    p.add_argument("--x-columns", nargs="+", metavar="COL", help="generated columns for -2lnLambda (default: --columns)")
+    p.add_argument("--weight", metavar="COL", help="weight column (absent from a table: unit weights)")
+    p.add_argument("--out", metavar="DIR", help="write metrics.json and figures here")
+    p.add_argument("--bootstrap", type=int, default=20, help="bootstrap replicas of the distance correlation")
+    p.add_argument("--max-events", type=int, default=100_000, help="subsample size of the distance correlation")
+    p.add_argument("--threads", type=int, default=None, help="classifier threads (default: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from hepgan.exceptions import InputFileError
+    from hepgan.io import atomic_path, check_columns, read_table
+    from hepgan.report import evaluate_samples, evaluation_figures, metrics_table
+
+    ref, test = read_table(args.reference), read_table(args.test)
+    cols = args.columns or [c for c in ref.columns if c in test.columns and c != args.weight]
+    if not cols:
+        raise InputFileError(f"{args.reference} and {args.test} have no column in common")
+    for name, df in ((args.reference, ref), (args.test, test)):
+        check_columns(list(df.columns), cols, str(name))  # one clear line naming the missing column
+    result = evaluate_samples(
+        ref, test, cols, args.x_columns or cols, args.weight,
+        n_bootstrap=args.bootstrap, dcor_max_events=args.max_events, seed=args.seed, n_threads=args.threads,
+    )
+    print(metrics_table(result))
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        figs = evaluation_figures(ref, test, result, out, weight=args.weight, labels=("reference", "test"))
+        result["figures"] = [p.name for p in figs]
+        from hepgan.report import _jsonable
+
+        with atomic_path(out / "metrics.json") as tmp:
+            tmp.write_text(json.dumps(_jsonable(result), indent=1))
+        log.info("wrote %s and %d figures", out / "metrics.json", len(figs))
+    return 0
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="HTML report and metrics.json of a run folder")
+    p.add_argument("run_dir", help="the run folder (config.yaml, history.json, evaluation/roles.json)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from hepgan.report import write_report
+
+    out = write_report(args.run_dir, seed=args.seed)
+    log.info("wrote %s", out)
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 
 
-_COMMANDS: list[Callable] = [_add_sample, _add_train, _add_apply, _add_demo]
+_COMMANDS: list[Callable] = [_add_sample, _add_train, _add_apply, _add_demo, _add_evaluate, _add_report]
 
 
 def build_parser() -> argparse.ArgumentParser:
