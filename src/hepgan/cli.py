@@ -157,7 +157,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--out", metavar="DIR", help="write metrics.json and figures here")
     p.add_argument("--bootstrap", type=int, default=20, help="bootstrap replicas of the distance correlation")
     p.add_argument("--max-events", type=int, default=100_000, help="subsample size of the distance correlation")
-    p.add_argument("--threads", type=int, default=None, help="classifier threads (default: all)")
+    p.add_argument("--threads", type=int, default=1, help="classifier OpenMP threads (default: 1; 0: all)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_run_evaluate)
 
@@ -178,7 +178,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         check_columns(list(df.columns), cols, str(name))  # one clear line naming the missing column
     result = evaluate_samples(
         ref, test, cols, args.x_columns or cols, args.weight,
-        n_bootstrap=args.bootstrap, dcor_max_events=args.max_events, seed=args.seed, n_threads=args.threads,
+        n_bootstrap=args.bootstrap, dcor_max_events=args.max_events, seed=args.seed, n_threads=args.threads or None,
     )
     print(metrics_table(result))
     if args.out:

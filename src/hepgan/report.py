@@ -151,7 +151,7 @@ def evaluate_samples(
     classifier_max_events: int | None = 50_000,
     mmd_max_events: int | None = 3_000,
     seed: int = 0,
-    n_threads: int | None = None,
+    n_threads: int | None = 1,
 ) -> dict[str, Any]:
     """Every metric of a test sample against its reference, with references and verdicts.
 
@@ -166,7 +166,8 @@ def evaluate_samples(
         classifier_max_events: subsample size per sample of the classifier test.
         mmd_max_events: subsample size per sample of the MMD.
         seed: seed of every subsample, split and bootstrap.
-        n_threads: OpenMP threads of the classifier (None: all).
+        n_threads: OpenMP threads of the classifier (None: all). 1 by default: on a small machine
+            shared with other jobs, OpenMP spin-waiting made a 2-thread fit 30x slower than 1 thread.
 
     Returns:
         A JSON-serialisable dict: n_reference, n_test, features, classifier, distance_correlation,
