@@ -91,7 +91,7 @@ def test_default_sample_is_compact_and_readable():
 
 @pytest.mark.xfail(
     reason="the shipped default sample (400k Pythia events) has 2,583 SR events; the 1.6M-event "
-    "extension that reaches 10k is being generated (see hepgan/data/gjets_default.md)",
+    "extension that reaches 10k SR events (about 1.6M Pythia events) is not generated yet: issue 2 stays open",
     strict=False,
 )
 def test_default_sample_has_10k_sr_events():
