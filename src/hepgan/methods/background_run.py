@@ -26,7 +26,7 @@ import yaml
 
 from hepgan.config import check, choice, from_dict, load_yaml, to_dict
 from hepgan.exceptions import ConfigError, SchemaError
-from hepgan.io import ChunkedTableWriter, atomic_path, iter_table, read_metadata, read_table, write_table
+from hepgan.io import ChunkedTableWriter, atomic_path, check_columns, iter_table, read_metadata, read_table, write_table
 from hepgan.methods.background import DERIVE, FEATURE_SETS, X_OBJECT, ConditionalGAN, _seed_from
 
 __all__ = ["RunConfig", "load_config", "train_run", "apply_model", "replace_objects"]
@@ -177,8 +177,6 @@ def load_events(cfg: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, 
     path = _resolve_input(cfg.train)
     needed = list(dict.fromkeys(cfg.x_columns + cfg.conditions + [cfg.region_column] + ([cfg.weight] if cfg.weight else [])))
     df = read_table(path, drop_nan=cfg.drop_nan)
-    from hepgan.io import check_columns
-
     check_columns(list(df.columns), needed, str(path))
     meta = read_metadata(path) if str(path).endswith((".parquet", ".root")) else {}
     region = df[cfg.region_column].to_numpy()
@@ -301,8 +299,6 @@ def apply_model(
     meta = {"input": str(cr_path), "k": k, "seed": seed, "model": str(model), "id_threshold": id_threshold, "source_metadata": meta_in}
     with ChunkedTableWriter(out_path, metadata=meta) as w:
         for i, chunk in enumerate(iter_table(cr_path, chunk_size=chunk_size)):
-            from hepgan.io import check_columns
-
             check_columns(list(chunk.columns), model.c_columns, str(cr_path))
             if cr_only and "region" in chunk:
                 chunk = chunk[chunk["region"] == 0].reset_index(drop=True)
