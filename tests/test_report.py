@@ -79,7 +79,10 @@ def test_write_report(run_dir):
     assert not list(run_dir.glob(".*.tmp"))
 
 
-def test_report_of_an_empty_folder_and_cli(tmp_path):
+def test_report_of_an_unevaluated_run_and_cli(tmp_path):
+    assert main(["report", str(tmp_path)]) == 2  # not a run folder
+    assert not (tmp_path / "report.html").exists() and not (tmp_path / "figures").exists()
+    (tmp_path / "config.yaml").write_text("data: {}\n")  # a run stopped before its evaluation
     assert main(["report", str(tmp_path)]) == 0
     assert "No evaluation" in (tmp_path / "report.html").read_text()
     assert main(["report", str(tmp_path / "nope")]) == 2

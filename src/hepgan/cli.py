@@ -68,6 +68,8 @@ def _add_train(sub) -> None:
     p.add_argument("--run-dir", help="output folder (default runs/<config name>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. training.epochs=50")
+    p.add_argument("--overwrite", action="store_true", help="train into a run folder that already holds a run (it is replaced)")
+    p.add_argument("--no-report", action="store_true", help="skip report.html (make it later with hepgan report RUN_DIR)")
     p.set_defaults(func=_run_train)
 
 
@@ -85,7 +87,7 @@ def _run_train(args: argparse.Namespace) -> int:
             raise ConfigError("hepgan train: give a CONFIG file, or --resume RUN_DIR")
         cfg = load_config(args.config, _parse_overrides(args.set))
         run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
-    summary = train_run(cfg, run_dir, resume=bool(args.resume), progress=not args.quiet)
+    summary = train_run(cfg, run_dir, resume=bool(args.resume), progress=not args.quiet, overwrite=args.overwrite, report=not args.no_report)
     print((run_dir / "summary.txt").read_text(), end="")
     if (run_dir / "report.html").is_file():
         print(f"report: {run_dir / 'report.html'}")
@@ -103,6 +105,7 @@ def _add_apply(sub) -> None:
     p.add_argument("--all-regions", action="store_true", help="apply to every event, not only region == 0")
     p.add_argument("--id-threshold", type=float, help="ID threshold for the new region label (default: the input's metadata)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--drop-nan", action="store_true", help="drop input rows with NaN/inf values (their number is logged)")
     p.set_defaults(func=_run_apply)
 
 
@@ -113,7 +116,7 @@ def _run_apply(args: argparse.Namespace) -> int:
     model = ConditionalGAN.load(args.model, device=args.device)
     s = apply_model(
         model, args.cr_file, args.out, k=args.k, seed=args.seed, chunk_size=args.chunk_size,
-        cr_only=not args.all_regions, id_threshold=args.id_threshold, progress=not args.quiet,
+        cr_only=not args.all_regions, id_threshold=args.id_threshold, progress=not args.quiet, drop_nan=args.drop_nan,
     )
     line = f"wrote {args.out}: {s['rows_out']} rows from {s['events_in']} CR events (k = {args.k})"
     if s["pass_fraction"] is not None:
@@ -124,7 +127,7 @@ def _run_apply(args: argparse.Namespace) -> int:
 
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="the main job: train on the shipped gjets sample, apply to the CR, evaluate, report")
-    p.add_argument("--run-dir", default="runs/demo")
+    p.add_argument("--run-dir", default="runs/demo", help="output folder (default runs/demo; an earlier demo there is replaced)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a value of configs/demo.yaml")
     p.set_defaults(func=_run_demo)
 
@@ -137,7 +140,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     cfg = load_config(packaged_config("demo"), _parse_overrides(args.set))
     run_dir = Path(args.run_dir)
     log.info("demo: training on the shipped gjets sample, run folder %s", run_dir)
-    train_run(cfg, run_dir, progress=not args.quiet)
+    train_run(cfg, run_dir, progress=not args.quiet, overwrite=True)
     print((run_dir / "summary.txt").read_text(), end="")
     if (run_dir / "report.html").is_file():
         print(f"report: {run_dir / 'report.html'}")
@@ -153,7 +156,8 @@ def _add_evaluate(sub) -> None:
     p.add_argument("test", help="event table under test (e.g. GANed CR)")
     p.add_argument("--columns", nargs="+", metavar="COL", help="observables (default: the common columns)")
     p.add_argument("--x-columns", nargs="+", metavar="COL", help="generated columns for -2lnLambda (default: --columns)")
-    p.add_argument("--weight", metavar="COL", help="weight column (absent from a table: unit weights)")
+    p.add_argument("--weight", metavar="COL", help="weight column (default: 'weight' if the tables have it; absent from a table: unit weights)")
+    p.add_argument("--drop-nan", action="store_true", help="drop rows with NaN/inf values (their number is logged)")
     p.add_argument("--out", metavar="DIR", help="write metrics.json and figures here")
     p.add_argument("--bootstrap", type=int, default=20, help="bootstrap replicas of the distance correlation")
     p.add_argument("--max-events", type=int, default=100_000, help="subsample size of the distance correlation")
@@ -167,11 +171,14 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from hepgan.exceptions import InputFileError
-    from hepgan.io import atomic_path, check_columns, read_table
+    from hepgan.io import check_columns, read_table
     from hepgan.report import evaluate_samples, evaluation_figures, metrics_table
 
-    ref, test = read_table(args.reference), read_table(args.test)
-    cols = args.columns or [c for c in ref.columns if c in test.columns and c != args.weight]
+    ref, test = read_table(args.reference, drop_nan=args.drop_nan), read_table(args.test, drop_nan=args.drop_nan)
+    if args.weight is None and "weight" in ref.columns and "weight" in test.columns:
+        args.weight = "weight"
+    # the region label is constant within a region: not an observable to compare
+    cols = args.columns or [c for c in ref.columns if c in test.columns and c not in (args.weight, "region")]
     if not cols:
         raise InputFileError(f"{args.reference} and {args.test} have no column in common")
     for name, df in ((args.reference, ref), (args.test, test)):
@@ -182,14 +189,14 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     )
     print(metrics_table(result))
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        figs = evaluation_figures(ref, test, result, out, weight=args.weight, labels=("reference", "test"))
-        result["figures"] = [p.name for p in figs]
+        from hepgan.io import atomic_dir
         from hepgan.report import _jsonable
 
-        with atomic_path(out / "metrics.json") as tmp:
-            tmp.write_text(json.dumps(_jsonable(result), indent=1))
+        out = Path(args.out)
+        with atomic_dir(out) as tmp:  # the folder appears complete or not at all
+            figs = evaluation_figures(ref, test, result, tmp, weight=args.weight, labels=("reference", "test"))
+            result["figures"] = [p.name for p in figs]
+            (tmp / "metrics.json").write_text(json.dumps(_jsonable(result), indent=1))
         log.info("wrote %s and %d figures", out / "metrics.json", len(figs))
     return 0
 
@@ -239,7 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HepganError as err:
         if args.debug:
             raise
-        print(f"hepgan: error: {err}", file=sys.stderr)
+        # one line, whatever a library put into the message (uproot's errors span several)
+        print("hepgan: error: " + " ".join(str(err).split()), file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("hepgan: interrupted", file=sys.stderr)

@@ -24,6 +24,7 @@ from hepgan import __version__
 from hepgan.exceptions import InputFileError, MissingExtraError, SchemaError
 
 __all__ = [
+    "atomic_dir",
     "atomic_path",
     "check_columns",
     "check_finite",
@@ -83,6 +84,34 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yields a temporary folder beside ``path``; it replaces ``path`` once the block succeeds.
+
+    On any exception the temporary folder is removed and ``path`` (if it existed) is untouched.
+    """
+    import shutil
+
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as err:
+        raise InputFileError(f"{path}: cannot create the output folder ({err.strerror})") from None
+    try:
+        yield tmp
+        if path.is_dir():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
@@ -284,7 +313,8 @@ def check_finite(df: pd.DataFrame, where: str, drop: bool = False) -> pd.DataFra
             if not drop:
                 raise SchemaError(
                     f"{where}: column '{c}' has {int(bad.sum())} NaN or inf values "
-                    f"(first at row {int(np.argmax(bad))}); fix the input or pass --drop-nan"
+                    f"(first at row {int(np.argmax(bad))}); fix the input, or drop those rows "
+                    "(--drop-nan; in a run config data.drop_nan: true)"
                 )
             bad_rows |= bad
     if drop and bad_rows.any():

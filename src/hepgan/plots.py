@@ -204,7 +204,7 @@ def corner_plot(
                         h, _, _ = np.histogram2d(x[:, j], x[:, i], bins=[edges[j], edges[i]], weights=w)
                         h = gaussian_filter(h, 0.8)
                         levels = _contour_levels(h, fractions)
-                        if len(levels) >= 1:
+                        if len(levels) >= 1 and min(h.shape) >= 2:  # a constant column has one bin
                             cj = (edges[j][1:] + edges[j][:-1]) / 2
                             ci = (edges[i][1:] + edges[i][:-1]) / 2
                             ax.contour(cj, ci, h.T, levels=levels, colors=_COLORS[k + 1], linewidths=1.2)

@@ -440,6 +440,8 @@ def write_report(run_dir: str | Path, seed: int = 0, **evaluate_kwargs: Any) -> 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputFileError(f"{run_dir}: no such run folder")
+    if not any((run_dir / name).is_file() for name in ("config.yaml", "history.json", "evaluation/roles.json")):
+        raise InputFileError(f"{run_dir}: not a run folder (no config.yaml, history.json or evaluation/roles.json)")
     fig_dir = run_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
     metrics: dict[str, Any] = {"hepgan_version": __version__, "run_dir": str(run_dir), "seed": seed}

@@ -25,7 +25,7 @@ import pandas as pd
 import yaml
 
 from hepgan.config import check, choice, from_dict, load_yaml, to_dict
-from hepgan.exceptions import ConfigError, SchemaError
+from hepgan.exceptions import ConfigError, InputFileError, SchemaError
 from hepgan.io import ChunkedTableWriter, atomic_path, check_columns, iter_table, read_metadata, read_table, write_table
 from hepgan.methods.background import DERIVE, FEATURE_SETS, X_OBJECT, ConditionalGAN, _seed_from
 
@@ -264,6 +264,7 @@ def apply_model(
     cr_only: bool = True,
     id_threshold: float | None = None,
     progress: bool = True,
+    drop_nan: bool = False,
 ) -> dict[str, Any]:
     """Streams a CR file in chunks, replacing the failing object by generated ones.
 
@@ -276,6 +277,7 @@ def apply_model(
         chunk_size: events per chunk (memory is bounded by chunk_size * k rows).
         cr_only: with a ``region`` column, keep only CR events (region == 0).
         id_threshold: photon-ID threshold for the new region label (default: the input's metadata).
+        drop_nan: drop input rows with NaN/inf values (logged, with their number) instead of stopping.
 
     Returns:
         Summary: events in, rows out, fraction of generated objects passing the ID threshold.
@@ -298,7 +300,7 @@ def apply_model(
         bar = tqdm(desc="apply", unit="event", file=sys.stderr, leave=False)
     meta = {"input": str(cr_path), "k": k, "seed": seed, "model": str(model), "id_threshold": id_threshold, "source_metadata": meta_in}
     with ChunkedTableWriter(out_path, metadata=meta) as w:
-        for i, chunk in enumerate(iter_table(cr_path, chunk_size=chunk_size)):
+        for i, chunk in enumerate(iter_table(cr_path, chunk_size=chunk_size, drop_nan=drop_nan)):
             check_columns(list(chunk.columns), model.c_columns, str(cr_path))
             if cr_only and "region" in chunk:
                 chunk = chunk[chunk["region"] == 0].reset_index(drop=True)
@@ -332,8 +334,54 @@ def _weights(df: pd.DataFrame, cfg: DataConfig) -> np.ndarray | None:
     return df[cfg.weight].to_numpy(dtype=np.float64) if cfg.weight else None
 
 
-def train_run(cfg: RunConfig, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+_RUN_FILES = ("checkpoint.safetensors", "model_best.safetensors", "history.json")
+
+
+def _claim_run_dir(run_dir: Path, overwrite: bool) -> None:
+    """Creates the run folder; refuses to train over an earlier run unless ``overwrite``."""
+    held = [name for name in _RUN_FILES if (run_dir / name).exists()]
+    if held and not overwrite:
+        raise ConfigError(
+            f"{run_dir}: already holds a run ({held[0]}); continue it with --resume {run_dir}, "
+            "choose another --run-dir, or pass --overwrite"
+        )
+    for name in held:
+        (run_dir / name).unlink()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputFileError(f"{run_dir}: cannot create the run folder ({err.strerror})") from None
+
+
+def _check_trainable(parts: dict[str, pd.DataFrame], d: DataConfig) -> None:
+    """Names the file and column when the SR training split cannot be used."""
+    where = str(_resolve_input(d.train))
+    for name in ("train", "val"):
+        if len(parts[name]) == 0:
+            raise SchemaError(f"{where}: the SR {name} split is empty; lower data.validation_fraction / test_fraction or give more SR events")
+    tr = parts["train"]
+    for c in dict.fromkeys(d.x_columns + d.conditions):
+        values = np.unique(tr[c].to_numpy())
+        if len(values) < 2:
+            raise SchemaError(
+                f"{where}: column '{c}' is constant ({values[0]:g}) in all {len(tr)} SR training events; "
+                "a constant column carries no information: remove it from the feature set"
+            )
+
+
+def train_run(
+    cfg: RunConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    overwrite: bool = False,
+    report: bool = True,
+) -> dict[str, Any]:
     """Trains, keeps the best epoch, evaluates the closures, applies to the CR, writes the report.
+
+    Bad input raises before the run folder is created or touched. Without ``overwrite``, a folder
+    that already holds a run (checkpoint, model or history) is refused rather than lost. With
+    ``report=False`` the HTML report is left for a later ``hepgan report RUN_DIR``.
 
     Returns:
         The summary dict (also written to run_dir/summary.json and summary.txt).
@@ -342,14 +390,16 @@ def train_run(cfg: RunConfig, run_dir: str | Path, resume: bool = False, progres
     if resume:
         if not (run_dir / "config.yaml").is_file():
             raise ConfigError(f"{run_dir}: no config.yaml to resume from")
-    else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(run_dir / "config.yaml") as tmp:
-            tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     t0 = time.perf_counter()
+    # every input check runs before the run folder is touched: bad input leaves nothing behind
     sr, cr, meta = load_events(cfg.data)
     parts = split_sr(sr, cfg.data)
     d = cfg.data
+    _check_trainable(parts, d)
+    if not resume:
+        _claim_run_dir(run_dir, overwrite)
+        with atomic_path(run_dir / "config.yaml") as tmp:
+            tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     log.info(
         "SR %d events (train %d, validation %d, test %d), CR %d events; x = %s, c = %s",
         len(sr), len(parts["train"]), len(parts["val"]), len(parts["test"]), len(cr), d.x_columns, d.conditions,
@@ -373,6 +423,8 @@ def train_run(cfg: RunConfig, run_dir: str | Path, resume: bool = False, progres
     summary["best_epoch"] = model.best_epoch_
     summary["epochs"] = cfg.training.epochs
     _write_summary(run_dir, summary)
+    if not report:
+        return summary
     try:
         from hepgan.report import write_report
     except ImportError:
