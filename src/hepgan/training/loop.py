@@ -71,7 +71,10 @@ def _resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise HepganError(f"device '{name}' asked for, but torch sees no CUDA GPU (use device: cpu or auto)")
-    return torch.device(name)
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise HepganError(f"device '{name}': unknown device (expected cpu, cuda, cuda:N or auto)") from None
 
 
 class _StopFlag:
