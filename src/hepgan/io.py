@@ -407,12 +407,29 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     if fmt == "parquet":
         meta = _parquet_file(path).schema_arrow.metadata or {}
         raw = meta.get(METADATA_KEY)
-        return json.loads(raw) if raw else {}
-    if fmt == "root":
-        import uproot
-
-        with uproot.open(path) as f:
-            return json.loads(str(f["hepgan_metadata"])) if "hepgan_metadata" in f else {}
-    with open(path) as f:
-        first = f.readline()
-    return json.loads(first[len("# hepgan ") :]) if first.startswith("# hepgan ") else {}
+    elif fmt == "root":
+        try:
+            import uproot
+        except ImportError as err:
+            raise MissingExtraError("uproot", "root") from err
+        try:
+            with uproot.open(path) as f:
+                raw = str(f["hepgan_metadata"]) if "hepgan_metadata" in f else None
+        except Exception as err:  # uproot raises many kinds on corrupt files
+            raise InputFileError(f"{path}: not a readable ROOT file ({type(err).__name__}: {err})") from None
+    else:
+        try:
+            with open(path, encoding="utf-8") as f:
+                first = f.readline()
+        except (OSError, UnicodeDecodeError) as err:
+            raise InputFileError(f"{path}: not a readable CSV file ({type(err).__name__}: {err})") from None
+        raw = first[len("# hepgan ") :] if first.startswith("# hepgan ") else None
+    if not raw:
+        return {}
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        raise InputFileError(f"{path}: its hepgan metadata record is not valid JSON") from None
+    if not isinstance(record, dict):
+        raise InputFileError(f"{path}: its hepgan metadata record is not a JSON object")
+    return record

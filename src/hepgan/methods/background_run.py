@@ -13,6 +13,7 @@ A run folder holds::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -299,7 +300,10 @@ def apply_model(
 
         bar = tqdm(desc="apply", unit="event", file=sys.stderr, leave=False)
     meta = {"input": str(cr_path), "k": k, "seed": seed, "model": str(model), "id_threshold": id_threshold, "source_metadata": meta_in}
-    with ChunkedTableWriter(out_path, metadata=meta) as w:
+    with contextlib.ExitStack() as stack:
+        if bar is not None:
+            stack.callback(bar.close)  # cleared before an error line is printed
+        w = stack.enter_context(ChunkedTableWriter(out_path, metadata=meta))
         for i, chunk in enumerate(iter_table(cr_path, chunk_size=chunk_size, drop_nan=drop_nan)):
             check_columns(list(chunk.columns), model.c_columns, str(cr_path))
             if cr_only and "region" in chunk:
@@ -316,8 +320,6 @@ def apply_model(
                 bar.update(len(chunk))
         if n_in == 0:
             raise SchemaError(f"{cr_path}: no CR events (region == 0) to apply the model to")
-    if bar is not None:
-        bar.close()
     return {"events_in": n_in, "rows_out": n_out, "pass_fraction": n_pass / n_out if id_threshold is not None else None}
 
 
@@ -390,6 +392,8 @@ def train_run(
     if resume:
         if not (run_dir / "config.yaml").is_file():
             raise ConfigError(f"{run_dir}: no config.yaml to resume from")
+        for stale in run_dir.glob(".*.tmp"):  # left by a process killed while writing (kill -9)
+            stale.unlink()
     t0 = time.perf_counter()
     # every input check runs before the run folder is touched: bad input leaves nothing behind
     sr, cr, meta = load_events(cfg.data)
