@@ -242,18 +242,33 @@ def _open_root_tree(path: Path, tree: str | None):
         raise MissingExtraError("uproot", "root") from err
     try:
         f = uproot.open(path)
+        trees = [k.split(";")[0] for k, v in f.classnames().items() if v.startswith(("TTree", "ROOT::RNTuple"))]
+        if tree is None:
+            if len(trees) != 1:
+                raise InputFileError(
+                    f"{path}: name the tree as FILE.root:TREE (trees found: {', '.join(trees) or 'none'})"
+                )
+            tree = trees[0]
+        if tree not in trees:
+            raise InputFileError(f"{path}: no TTree '{tree}' (trees found: {', '.join(trees) or 'none'})")
+        t = f[tree]
+        t.keys()  # reads the branch list: a truncated file fails here, not later
+        return t
+    except InputFileError:
+        raise
     except Exception as err:  # uproot raises many kinds on corrupt files
         raise InputFileError(f"{path}: not a readable ROOT file ({type(err).__name__}: {err})") from None
-    trees = [k.split(";")[0] for k, v in f.classnames().items() if v.startswith(("TTree", "ROOT::RNTuple"))]
-    if tree is None:
-        if len(trees) != 1:
-            raise InputFileError(
-                f"{path}: name the tree as FILE.root:TREE (trees found: {', '.join(trees) or 'none'})"
-            )
-        tree = trees[0]
-    if tree not in trees:
-        raise InputFileError(f"{path}: no TTree '{tree}' (trees found: {', '.join(trees) or 'none'})")
-    return f[tree]
+
+
+@contextlib.contextmanager
+def _wrap_read_errors(path: Path) -> Iterator[None]:
+    """Turns whatever a reading library raises on a bad file into one InputFileError naming it."""
+    try:
+        yield
+    except (InputFileError, SchemaError):
+        raise
+    except Exception as err:
+        raise InputFileError(f"{path}: cannot read ({type(err).__name__}: {err})") from None
 
 
 def _check_exists(path: Path) -> None:
@@ -278,9 +293,11 @@ def _available_columns(path: Path, fmt: str, tree: str | None) -> list[str]:
     if fmt == "parquet":
         return list(_parquet_file(path).schema_arrow.names)
     if fmt == "root":
-        return list(_open_root_tree(path, tree).keys())
+        with _wrap_read_errors(path):
+            return list(_open_root_tree(path, tree).keys())
     try:
-        return list(pd.read_csv(path, nrows=0, comment="#").columns)
+        with open(path, "rb") as fh:  # our handle: pandas leaks its own when it raises
+            return list(pd.read_csv(fh, nrows=0, comment="#").columns)
     except Exception as err:
         raise InputFileError(f"{path}: not a readable CSV file ({type(err).__name__}: {err})") from None
 
@@ -355,7 +372,8 @@ def read_table(
         elif fmt == "root":
             df = pd.DataFrame(_open_root_tree(path, tree).arrays(cols, library="np"))
         else:
-            df = pd.read_csv(path, usecols=cols, comment="#")
+            with open(path, "rb") as fh:
+                df = pd.read_csv(fh, usecols=cols, comment="#")
     except (InputFileError, SchemaError):
         raise
     except Exception as err:
@@ -380,21 +398,18 @@ def iter_table(
         check_columns(available, columns, str(path))
     cols = list(columns) if columns is not None else available
     n = 0
-    try:
+    with contextlib.ExitStack() as stack, _wrap_read_errors(path):
         if fmt == "parquet":
             chunks = (b.to_pandas() for b in _parquet_file(path).iter_batches(batch_size=chunk_size, columns=cols))
         elif fmt == "root":
             t = _open_root_tree(path, tree)
             chunks = (pd.DataFrame(a) for a in t.iterate(cols, step_size=chunk_size, library="np"))
         else:
-            chunks = pd.read_csv(path, usecols=cols, comment="#", chunksize=chunk_size)
+            fh = stack.enter_context(open(path, "rb"))
+            chunks = stack.enter_context(pd.read_csv(fh, usecols=cols, comment="#", chunksize=chunk_size))
         for df in chunks:
             n += len(df)
             yield check_finite(df[cols], str(path), drop=drop_nan)
-    except (InputFileError, SchemaError):
-        raise
-    except Exception as err:
-        raise InputFileError(f"{path}: cannot read ({type(err).__name__}: {err})") from None
     if n == 0:
         raise SchemaError(f"{path}: the table has no rows")
 
