@@ -486,9 +486,12 @@ def generate_raw(
     cache = root / settings_key(settings, int(seed))
     try:
         cache.mkdir(parents=True, exist_ok=True)
-        (cache / "settings.json").write_text(json.dumps(
-            {"settings": dataclasses.asdict(settings), "seed": int(seed), "detector": DETECTOR,
-             "pythia": pythia_version(), "generator_version": GENERATOR_VERSION}, indent=1, default=str))  # fmt: skip
+        from hepgan.io import atomic_path
+
+        with atomic_path(cache / "settings.json") as tmp:
+            tmp.write_text(json.dumps(
+                {"settings": dataclasses.asdict(settings), "seed": int(seed), "detector": DETECTOR,
+                 "pythia": pythia_version(), "generator_version": GENERATOR_VERSION}, indent=1, default=str))  # fmt: skip
     except OSError as err:
         raise InputFileError(f"{cache}: cannot use the cache folder ({err.strerror})") from None
     todo = [(c, n) for c, n in _chunks(int(n_events), settings.chunk_size) if not _chunk_path(cache, c, n).exists()]

@@ -95,7 +95,10 @@ class PhotonID:
 
         path = Path(path)
         state = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
-        save_file(state, str(path.with_suffix(".safetensors")))
+        from hepgan.io import atomic_path
+
+        with atomic_path(path.with_suffix(".safetensors")) as tmp:
+            save_file(state, str(tmp))
         record = {
             "format_version": FORMAT_VERSION,
             "features": list(FEATURES),
@@ -105,7 +108,8 @@ class PhotonID:
             "working_point": self.working_point,
             "info": self.info,
         }
-        path.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
+        with atomic_path(path.with_suffix(".json")) as tmp:
+            tmp.write_text(json.dumps(record, indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> PhotonID:
