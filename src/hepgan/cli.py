@@ -37,12 +37,23 @@ def _add_sample(sub) -> None:
 
     add_gjets_arguments(g)
     g.set_defaults(func=_run_sample_gjets)
+    t = kinds.add_parser("ttbar", help="top-pair events, hard process + decays (6 partons), for event generation")
+    from hepgan.samples.ttbar import add_ttbar_arguments
+
+    add_ttbar_arguments(t)
+    t.set_defaults(func=_run_sample_ttbar)
 
 
 def _run_sample_gjets(args: argparse.Namespace) -> int:
     from hepgan.samples.cli import run_gjets
 
     return run_gjets(args)
+
+
+def _run_sample_ttbar(args: argparse.Namespace) -> int:
+    from hepgan.samples.ttbar import run_ttbar
+
+    return run_ttbar(args)
 
 
 # --------------------------------------------------------------------------- train / apply / demo
@@ -78,7 +89,11 @@ def _run_train(args: argparse.Namespace) -> int:
 
     from hepgan.exceptions import ConfigError
     from hepgan.methods.background_run import load_config, train_run
+    from hepgan.methods.generation_run import is_generation_config
 
+    config_path = Path(args.resume) / "config.yaml" if args.resume else args.config
+    if config_path and is_generation_config(config_path):  # method: generation (event GAN)
+        return _run_train_generation(args)
     if args.resume:
         run_dir = Path(args.resume)
         cfg = load_config(run_dir / "config.yaml", _parse_overrides(args.set))
@@ -92,6 +107,44 @@ def _run_train(args: argparse.Namespace) -> int:
     if (run_dir / "report.html").is_file():
         print(f"report: {run_dir / 'report.html'}")
     return 0 if summary else 1
+
+
+def _run_train_generation(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hepgan.methods.generation_run import load_config, train_run
+
+    if args.resume:
+        run_dir = Path(args.resume)
+        cfg = load_config(run_dir / "config.yaml", _parse_overrides(args.set))
+    else:
+        cfg = load_config(args.config, _parse_overrides(args.set))
+        run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
+    train_run(cfg, run_dir, resume=bool(args.resume), progress=not args.quiet, overwrite=args.overwrite, report=not args.no_report)
+    print((run_dir / "summary.txt").read_text(), end="")
+    if (run_dir / "report.html").is_file():
+        print(f"report: {run_dir / 'report.html'}")
+    return 0
+
+
+def _add_generate(sub) -> None:
+    p = sub.add_parser("generate", help="generate events with a trained event GAN (Parquet, ROOT or LHE)")
+    p.add_argument("model", help="model file (model_best.safetensors of a generation run)")
+    p.add_argument("--events", type=int, required=True, help="number of events")
+    p.add_argument("--out", required=True, help="output file: .parquet, .root or .lhe (Les Houches Event file)")
+    p.add_argument("--format", choices=["parquet", "root", "lhe"], help="output format (default: from the suffix of --out)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the latent noise (default 0)")
+    p.add_argument("--batch-size", type=int, default=100_000, help="events generated and written at a time")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_run_generate)
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    from hepgan.methods.generation_run import generate_file
+
+    s = generate_file(args.model, args.events, args.out, seed=args.seed, fmt=args.format, batch_size=args.batch_size, device=args.device)
+    print(f"wrote {s['path']}: {s['events']} events ({s['format']})")
+    return 0
 
 
 def _add_apply(sub) -> None:
@@ -205,12 +258,23 @@ def _add_report(sub) -> None:
     p = sub.add_parser("report", help="HTML report and metrics.json of a run folder")
     p.add_argument("run_dir", help="the run folder (config.yaml, history.json, evaluation/roles.json)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--baseline", metavar="RUN_DIR", help="generation runs: overlay another run's generated events (e.g. without MMD)")
     p.set_defaults(func=_run_report)
 
 
 def _run_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hepgan.exceptions import ConfigError
+    from hepgan.methods.generation_run import is_generation_config, write_evaluation
     from hepgan.report import write_report
 
+    if is_generation_config(Path(args.run_dir) / "config.yaml"):
+        write_evaluation(args.run_dir, baseline=args.baseline)
+        print((Path(args.run_dir) / "summary.txt").read_text(), end="")
+        return 0
+    if args.baseline:
+        raise ConfigError(f"--baseline: {args.run_dir} is not a generation run (its config.yaml has no 'method: generation')")
     out = write_report(args.run_dir, seed=args.seed)
     log.info("wrote %s", out)
     return 0
@@ -219,7 +283,7 @@ def _run_report(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- main
 
 
-_COMMANDS: list[Callable] = [_add_sample, _add_train, _add_apply, _add_demo, _add_evaluate, _add_report]
+_COMMANDS: list[Callable] = [_add_sample, _add_train, _add_generate, _add_apply, _add_demo, _add_evaluate, _add_report]
 
 
 def build_parser() -> argparse.ArgumentParser:

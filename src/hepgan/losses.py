@@ -12,7 +12,7 @@ defined mean and gives inf or NaN. Nothing here synchronises with the device
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +24,8 @@ __all__ = [
     "wgan_gp_penalty",
     "roth_regularizer",
     "roth_penalty",
+    "mmd2",
+    "MMD_KERNELS",
 ]
 
 
@@ -224,3 +226,92 @@ def roth_penalty(
     )
     omega = roth_regularizer(logit_real, logit_fake, grad_real, grad_fake, w_real, w_fake)
     return omega, logit_real, logit_fake
+
+
+#: Kernels of :func:`mmd2`, as functions of the squared distance ``d2`` and the width ``s``.
+MMD_KERNELS: dict[str, Callable[[Tensor, float], Tensor]] = {
+    # exp(-d^2 / (2 s^2)): s is the standard deviation
+    "gaussian": lambda d2, s: torch.exp(d2 * (-0.5 / (s * s))),
+    # 1 / (1 + (2 d / s)^2): a Breit-Wigner (Cauchy) line shape of full width at half maximum s
+    "breit_wigner": lambda d2, s: torch.reciprocal(1.0 + d2 * (4.0 / (s * s))),
+}
+
+
+def _prob(w: Tensor | None, n: int, like: Tensor) -> Tensor:
+    if w is None:
+        return torch.full((n,), 1.0 / n, dtype=like.dtype, device=like.device)
+    if w.shape != (n,):
+        raise ValueError(f"expected weights of shape ({n},), got {tuple(w.shape)}")
+    w = w.to(like.dtype)
+    return w / w.sum()
+
+
+def mmd2(
+    x: Tensor,
+    y: Tensor,
+    widths: Sequence[float] | Sequence[Sequence[float]],
+    kernel: str = "gaussian",
+    w_x: Tensor | None = None,
+    w_y: Tensor | None = None,
+) -> Tensor:
+    r"""Squared maximum mean discrepancy with one-dimensional kernels per column (seed 003).
+
+    .. math:: \mathrm{MMD}^2 = \sum_{ij} p_i p_j k(x_i, x_j) + \sum_{ij} q_i q_j k(y_i, y_j)
+        - 2 \sum_{ij} p_i q_j k(x_i, y_j),
+        \qquad k(a, b) = \sum_d \sum_{s \in S_d} k_s(a_d - b_d),
+
+    with :math:`p = w_x / \sum w_x`, :math:`q = w_y / \sum w_y` (uniform without weights).
+    The kernel is a sum over columns, so this is the sum of the one-dimensional MMDs of the
+    columns (e.g. one per resonance mass). Kernels (``k_s(0) = 1``):
+
+    * ``"gaussian"``: :math:`\exp(-\Delta^2 / 2 s^2)`, ``s`` the standard deviation;
+    * ``"breit_wigner"``: :math:`1 / (1 + (2 \Delta / s)^2)`, a Breit-Wigner line shape of
+      full width at half maximum ``s`` (Butter et al., arXiv:1907.03764: widths of the order
+      of the resonance width resolve its peak without knowing its mass or width).
+
+    This is the biased (V-statistic) estimator: the squared distance of the two weighted kernel
+    mean embeddings, >= 0 up to rounding and exactly 0 when ``x`` and ``y`` are the same sample.
+    Cost: O(N M) per column and width; no ``.item()`` (device-synchronisation free).
+
+    Arguments:
+        x: The first sample (e.g. true resonance masses), shape (N, D) or (N,).
+        y: The second sample (e.g. generated masses), shape (M, D) or (M,).
+        widths: The kernel widths, in the units of the columns: one number (every column),
+            D numbers (one per column), or D sequences (a sum of kernels per column).
+        kernel: ``"gaussian"`` or ``"breit_wigner"``.
+        w_x: The weights of ``x``, shape (N,) (None: unit weights); negative allowed.
+        w_y: The weights of ``y``, shape (M,) (None: unit weights).
+
+    Returns:
+        :math:`\mathrm{MMD}^2`, a scalar.
+    """
+    if kernel not in MMD_KERNELS:
+        raise ValueError(f"kernel: expected one of {', '.join(MMD_KERNELS)}, got {kernel!r}")
+    x = x.unsqueeze(-1) if x.ndim == 1 else x
+    y = y.unsqueeze(-1) if y.ndim == 1 else y
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
+        raise ValueError(f"expected x (N, D) and y (M, D) with the same D, got {tuple(x.shape)} and {tuple(y.shape)}")
+    d = x.shape[1]
+    if isinstance(widths, (int, float)):
+        per_col: list[list[float]] = [[float(widths)]] * d
+    else:
+        widths = list(widths)
+        if len(widths) != d:
+            raise ValueError(f"widths: expected one number or {d} entries (one per column), got {len(widths)}")
+        per_col = [[float(s)] if isinstance(s, (int, float)) else [float(v) for v in s] for s in widths]
+    if any(not s > 0 for col in per_col for s in col) or any(len(col) == 0 for col in per_col):
+        raise ValueError(f"widths: expected positive numbers, got {widths!r}")
+    k_fn = MMD_KERNELS[kernel]
+    p, q = _prob(w_x, len(x), x), _prob(w_y, len(y), y)
+
+    def mean_k(a: Tensor, pa: Tensor, b: Tensor, pb: Tensor) -> Tensor:
+        total = torch.zeros((), dtype=a.dtype, device=a.device)
+        for c in range(d):
+            d2 = (a[:, c, None] - b[None, :, c]).square()
+            k = k_fn(d2, per_col[c][0])
+            for s in per_col[c][1:]:
+                k = k + k_fn(d2, s)
+            total = total + pa @ k @ pb
+        return total
+
+    return mean_k(x, p, x, p) + mean_k(y, q, y, q) - 2.0 * mean_k(x, p, y, q)

@@ -12,6 +12,7 @@ Run-folder contract (every part may be absent; what exists is rendered)::
     RUN_DIR/history.json                epoch, loss_d, loss_g, metric_train, metric_val, lr, best_epoch, metric_name
     RUN_DIR/evaluation/roles.json       x_columns, c_columns, observables, weight, comparisons
     RUN_DIR/evaluation/*.parquet        the event tables the comparisons name
+    RUN_DIR/evaluation/sections.json    a method's own sections (title, text, table, figures)
 
 References and verdicts (all computed, none hard-coded):
 
@@ -424,6 +425,24 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+def _method_sections(run_dir: Path) -> list[str]:
+    """Sections a method adds to its report: ``evaluation/sections.json``, a list of
+    {"title", "text": [paragraphs], "table": {"header", "rows"}, "figures": [PNG paths relative to run_dir]}."""
+    path = run_dir / "evaluation" / "sections.json"
+    if not path.exists():
+        return []
+    out = []
+    for sec in _read_json(path):
+        parts = [f"<h2>{html.escape(str(sec.get('title', '')))}</h2>"]
+        parts += [f"<p>{html.escape(str(t))}</p>" for t in sec.get("text", [])]
+        if sec.get("table"):
+            parts.append(_table(sec["table"]["header"], sec["table"]["rows"], "metrics"))
+        figs = [run_dir / f for f in sec.get("figures", [])]
+        parts.append('<div class="figs">' + "".join(_img(f, f.stem) for f in figs if f.is_file()) + "</div>")
+        out.append("\n".join(parts))
+    return out
+
+
 def write_report(run_dir: str | Path, seed: int = 0, **evaluate_kwargs: Any) -> Path:
     """Writes RUN_DIR/report.html, RUN_DIR/metrics.json and RUN_DIR/figures/*.png from a run folder.
 
@@ -461,6 +480,7 @@ def write_report(run_dir: str | Path, seed: int = 0, **evaluate_kwargs: Any) -> 
         line = f"best epoch {best}" + (f", validation {metrics['training']['metric_name']} = {best_val:.2f}" if best_val is not None else "")
         body.append(f"<h2>Training</h2><p>{html.escape(line)}</p>" + _img(png, "training curves"))
 
+    body += _method_sections(run_dir)
     roles_path = run_dir / "evaluation" / "roles.json"
     metrics["comparisons"] = {}
     if roles_path.exists():
