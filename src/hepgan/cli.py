@@ -200,6 +200,30 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_scan(sub) -> None:
+    p = sub.add_parser("scan", help="train a grid of configurations at once (the config's scan section) and rank them")
+    p.add_argument("config", help="YAML run config with a scan section (see configs/scan_demo.yaml)")
+    p.add_argument("--run-dir", help="output folder (default runs/<config name>)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value (not a scanned one)")
+    p.add_argument("--overwrite", action="store_true", help="replace the results of an earlier scan in the folder")
+    p.set_defaults(func=_run_scan)
+
+
+def _run_scan(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hepgan.methods.background_scan import describe_best, load_scan_config, scan_run
+
+    scan = load_scan_config(args.config, _parse_overrides(args.set))
+    run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
+    result = scan_run(scan, run_dir, progress=not args.quiet, overwrite=args.overwrite)
+    print(f"scan of {len(result['rows'])} configurations, trained in {result['seconds']:.1f} s; -2lnLambda at each member's best epoch (lower is better):")
+    print(result["table"])
+    print(describe_best(result))
+    print(f"results: {run_dir / 'scan_results.csv'}; best model: {run_dir / 'best' / 'model_best.safetensors'}")
+    return 0
+
+
 # --------------------------------------------------------------------------- evaluate / report
 
 
@@ -283,7 +307,7 @@ def _run_report(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- main
 
 
-_COMMANDS: list[Callable] = [_add_sample, _add_train, _add_generate, _add_apply, _add_demo, _add_evaluate, _add_report]
+_COMMANDS: list[Callable] = [_add_sample, _add_train, _add_generate, _add_apply, _add_demo, _add_scan, _add_evaluate, _add_report]
 
 
 def build_parser() -> argparse.ArgumentParser:

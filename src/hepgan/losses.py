@@ -20,6 +20,7 @@ from torch import Tensor
 
 __all__ = [
     "discriminator_bce",
+    "noisy_labels",
     "generator_bce",
     "wgan_gp_penalty",
     "roth_regularizer",
@@ -51,6 +52,7 @@ def discriminator_bce(
     generator: torch.Generator | None = None,
     w_real: Tensor | None = None,
     w_fake: Tensor | None = None,
+    labels: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     r"""Discriminator loss of eq. (1) of Lohezic et al. (arXiv:2212.03763) with label noise.
 
@@ -75,13 +77,17 @@ def discriminator_bce(
             global one; pass one for reproducible training).
         w_real: The weights of real events, shape (N,) (None: unit weights).
         w_fake: The weights of generated events, shape (M,) (None: unit weights).
+        labels: The labels (l_real, l_fake), shapes (N,) and (M,), drawn beforehand by
+            :func:`noisy_labels` (functional training steps); None draws them here.
 
     Returns:
         The loss, a scalar.
     """
     if not 0.0 <= eps < 0.5:
         raise ValueError(f"eps: expected a number in [0, 0.5), got {eps!r}")
-    if eps > 0:
+    if labels is not None:
+        l_real, l_fake = labels
+    elif eps > 0:
         l_real = 1 - eps * _uniform(logit_real, generator)
         l_fake = eps * _uniform(logit_fake, generator)
     else:
@@ -89,6 +95,41 @@ def discriminator_bce(
     loss_real = F.binary_cross_entropy_with_logits(logit_real, l_real, reduction="none")
     loss_fake = F.binary_cross_entropy_with_logits(logit_fake, l_fake, reduction="none")
     return 0.5 * (_mean(loss_real, w_real) + _mean(loss_fake, w_fake))
+
+
+def noisy_labels(
+    n_real: int,
+    n_fake: int,
+    eps: float = 0.15,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> tuple[Tensor, Tensor]:
+    r"""The labels of :func:`discriminator_bce`: :math:`U[1 - \epsilon, 1]` and :math:`U[0, \epsilon]`.
+
+    Draws exactly what :func:`discriminator_bce` draws for logits of shapes (n_real,) and
+    (n_fake,), in the same order, so a functional step that draws its noise first gives
+    the same numbers as the plain step.
+
+    Arguments:
+        n_real: The number of real events.
+        n_fake: The number of generated events.
+        eps: The label noise :math:`\epsilon \in [0, 0.5)` (0: hard labels, no draws).
+        generator: The random number generator (None: torch's global one).
+        dtype: The labels' dtype (the logits').
+        device: The labels' device (the logits'; None: the generator's).
+
+    Returns:
+        (l_real, l_fake), shapes (n_real,) and (n_fake,).
+    """
+    if not 0.0 <= eps < 0.5:
+        raise ValueError(f"eps: expected a number in [0, 0.5), got {eps!r}")
+    device = torch.device(device) if device is not None else (generator.device if generator is not None else torch.device("cpu"))
+    if eps == 0:
+        return torch.ones(n_real, dtype=dtype, device=device), torch.zeros(n_fake, dtype=dtype, device=device)
+    like_r = torch.empty(n_real, dtype=dtype, device=device)
+    like_f = torch.empty(n_fake, dtype=dtype, device=device)
+    return 1 - eps * _uniform(like_r, generator), eps * _uniform(like_f, generator)
 
 
 def generator_bce(logit_fake: Tensor, w: Tensor | None = None) -> Tensor:

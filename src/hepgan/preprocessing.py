@@ -24,6 +24,21 @@ from hepgan.exceptions import SchemaError
 __all__ = ["QuantileUniform", "TablePreprocessor"]
 
 
+def _interp_torch(x, xp, fp):
+    """:func:`_interp` for torch tensors (float64 knots on x's device), the same formulas."""
+    import torch
+
+    x = x.contiguous()
+    j = (torch.searchsorted(xp, x, right=True) - 1).clamp(0, xp.numel() - 2)
+    x0, f0 = xp[j], fp[j]
+    slope = (fp[j + 1] - f0) / (xp[j + 1] - x0)
+    y = slope * (x - x0) + f0
+    slope_hi = (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
+    y = torch.where(x >= xp[-1], fp[-1] + (x - xp[-1]) * slope_hi, y)
+    slope_lo = (fp[1] - fp[0]) / (xp[1] - xp[0])
+    return torch.where(x < xp[0], fp[0] + (x - xp[0]) * slope_lo, y)
+
+
 def _interp(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     """np.interp with linear extrapolation beyond both ends (xp strictly increasing)."""
     y = np.interp(x, xp, fp)
@@ -72,6 +87,28 @@ class QuantileUniform:
     def inverse_transform(self, u: np.ndarray) -> np.ndarray:
         """u: (N,) -> x: (N,)."""
         return _interp(np.asarray(u, dtype=np.float64), self.probs_, self.knots_)
+
+    def _tensors(self, device):
+        import torch
+
+        key = str(device)
+        cache = self.__dict__.setdefault("_torch_cache", {})
+        if key not in cache:
+            cache[key] = (
+                torch.as_tensor(self.knots_, dtype=torch.float64, device=device),
+                torch.as_tensor(self.probs_, dtype=torch.float64, device=device),
+            )
+        return cache[key]
+
+    def transform_torch(self, x):
+        """:meth:`transform` on a float64 tensor (N,), on its device."""
+        knots, probs = self._tensors(x.device)
+        return _interp_torch(x, knots, probs)
+
+    def inverse_transform_torch(self, u):
+        """:meth:`inverse_transform` on a float64 tensor (N,), on its device."""
+        knots, probs = self._tensors(u.device)
+        return _interp_torch(u, probs, knots)
 
     def to_dict(self) -> dict[str, Any]:
         return {"n_quantiles": self.n_quantiles, "knots": self.knots_.tolist(), "probs": self.probs_.tolist()}
@@ -127,6 +164,34 @@ class TablePreprocessor:
             if c in self.discrete:
                 x[:, j] = np.floor(x[:, j])
         return x
+
+    def transform_torch(self, x, generator=None):
+        """:meth:`transform` on the device: (N, D) tensor -> (N, D) float64 tensor.
+
+        Discrete columns are dequantised with U[0, 1) noise from ``generator`` (a torch.Generator
+        on x's device; other numbers than the numpy path draws, the same distribution).
+        """
+        import torch
+
+        x = x.to(torch.float64)
+        cols = []
+        for j, (c, t) in enumerate(zip(self.columns, self.transforms_)):
+            col = x[:, j]
+            if c in self.discrete:
+                col = torch.round(col) + torch.rand(col.shape, generator=generator, dtype=torch.float64, device=col.device)
+            cols.append(t.transform_torch(col))
+        return torch.stack(cols, dim=1) if cols else x
+
+    def inverse_transform_torch(self, u):
+        """:meth:`inverse_transform` on the device: (N, D) tensor -> (N, D) float64 tensor."""
+        import torch
+
+        u = u.to(torch.float64)
+        cols = []
+        for j, (c, t) in enumerate(zip(self.columns, self.transforms_)):
+            col = t.inverse_transform_torch(u[:, j])
+            cols.append(torch.floor(col) if c in self.discrete else col)
+        return torch.stack(cols, dim=1) if cols else u
 
     def to_dict(self) -> dict[str, Any]:
         return {

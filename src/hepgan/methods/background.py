@@ -34,18 +34,20 @@ from torch import Tensor
 from hepgan import __version__
 from hepgan.exceptions import ConfigError, ModelFileError, SchemaError
 from hepgan.metrics.likelihood import neg2_log_lambda
-from hepgan.physics import derived_columns
+from hepgan.physics import derived_columns, derived_columns_torch
 from hepgan.preprocessing import TablePreprocessor
 from hepgan.training.loop import AdversarialTrainer, TrainSettings
 from hepgan.training.state import load_state, save_state
 
-__all__ = ["ConditionalGAN", "DERIVE", "FEATURE_SETS", "MODEL_FORMAT_VERSION"]
+__all__ = ["ConditionalGAN", "fit_scan", "DERIVE", "FEATURE_SETS", "MODEL_FORMAT_VERSION"]
 
 log = logging.getLogger("hepgan")
 MODEL_FORMAT_VERSION = 1
 
 # Functions that recompute columns derived from the generated object, by name (saved with the model).
 DERIVE: dict[str, Callable[[Any], dict[str, np.ndarray]]] = {"diphoton": derived_columns}
+# The same on torch tensors (the per-epoch metric on the device).
+DERIVE_TORCH: dict[str, Callable[[Any], dict[str, Tensor]]] = {"diphoton": derived_columns_torch}
 
 X_OBJECT = ["pho2_pt", "pho2_eta", "pho2_phi", "pho2_id"]
 # Section 3.1: vanilla = noise only; partial = the other photon; full = the other photon + event observables.
@@ -83,7 +85,12 @@ def _finite(df: pd.DataFrame, what: str) -> None:
 
 
 class _Task:
-    """The conditional GAN as a GANTask for the shared loop."""
+    """The conditional GAN as a GANTask for the shared loop.
+
+    Supports the fast path (hepgan.training.fast): ``noise_d``/``noise_g`` draw every random
+    number of an update in the order the plain ``d_loss``/``g_loss`` draw them (latent noise,
+    then the labels), and ``*_given`` compute the losses from them.
+    """
 
     def __init__(self, model: ConditionalGAN, g, d, val: Callable[[int], dict[str, float]] | None):
         self.networks = {"g": g, "d": d}
@@ -93,21 +100,39 @@ class _Task:
     def _z(self, n: int, like: Tensor, gen: torch.Generator) -> Tensor:
         return torch.randn(n, self.model.latent_dim, generator=gen, device=like.device, dtype=like.dtype)
 
-    def d_loss(self, b: dict[str, Tensor], gen: torch.Generator) -> Tensor:
+    def noise_d(self, b: dict[str, Tensor], gen: torch.Generator) -> dict[str, Tensor]:
+        from hepgan.losses import noisy_labels
+
+        n = len(b["x"])
+        z = self._z(n, b["x"], gen)
+        l_real, l_fake = noisy_labels(n, n, self.model.label_noise, gen, dtype=b["x"].dtype, device=b["x"].device)
+        return {"z": z, "l_real": l_real, "l_fake": l_fake}
+
+    def noise_g(self, b: dict[str, Tensor], gen: torch.Generator) -> dict[str, Tensor]:
+        return {"z": self._z(len(b["x"]), b["x"], gen)}
+
+    def d_loss_given(self, b: dict[str, Tensor], noise: dict[str, Tensor]) -> Tensor:
         from hepgan.losses import discriminator_bce
 
         g, d = self.networks["g"], self.networks["d"]
         with torch.no_grad():
-            x_fake = g(b["c"], self._z(len(b["x"]), b["x"], gen))
+            x_fake = g(b["c"], noise["z"])
         return discriminator_bce(
-            d(b["c"], b["x"]), d(b["c"], x_fake), eps=self.model.label_noise, generator=gen, w_real=b.get("w"), w_fake=b.get("w")
+            d(b["c"], b["x"]), d(b["c"], x_fake), eps=self.model.label_noise, w_real=b.get("w"), w_fake=b.get("w"),
+            labels=(noise["l_real"], noise["l_fake"]),
         )
 
-    def g_loss(self, b: dict[str, Tensor], gen: torch.Generator) -> Tensor:
+    def g_loss_given(self, b: dict[str, Tensor], noise: dict[str, Tensor]) -> Tensor:
         from hepgan.losses import generator_bce
 
         g, d = self.networks["g"], self.networks["d"]
-        return generator_bce(d(b["c"], g(b["c"], self._z(len(b["x"]), b["x"], gen))), w=b.get("w"))
+        return generator_bce(d(b["c"], g(b["c"], noise["z"])), w=b.get("w"))
+
+    def d_loss(self, b: dict[str, Tensor], gen: torch.Generator) -> Tensor:
+        return self.d_loss_given(b, self.noise_d(b, gen))
+
+    def g_loss(self, b: dict[str, Tensor], gen: torch.Generator) -> Tensor:
+        return self.g_loss_given(b, self.noise_g(b, gen))
 
     def validate(self, epoch: int) -> dict[str, float]:
         return self._val(epoch) if self._val is not None else {}
@@ -138,6 +163,10 @@ class ConditionalGAN:
         device: "cpu", "cuda", or "auto".
         checkpoint_every: epochs between checkpoints when fit gets a run_dir.
         progress: show a progress bar.
+        step: training step of the loop: "eager", "graph" (the fast step, captured in a CUDA graph
+            on CUDA) or "auto" (graph on CUDA, eager on a CPU); see hepgan.training.fast.
+        metric_backend: where the per-epoch eq. (2) runs: "numpy", "torch" (generation, transforms
+            and binning on the model's device) or "auto" (torch on CUDA, numpy on a CPU).
     """
 
     def __init__(
@@ -166,6 +195,8 @@ class ConditionalGAN:
         device: str = "cpu",
         checkpoint_every: int = 10,
         progress: bool = True,
+        step: str = "auto",
+        metric_backend: str = "auto",
     ):
         self.x_columns = list(x_columns)
         self.c_columns = list(c_columns)
@@ -191,6 +222,8 @@ class ConditionalGAN:
         self.device = device
         self.checkpoint_every = checkpoint_every
         self.progress = progress
+        self.step = step
+        self.metric_backend = metric_backend
 
     # ------------------------------------------------------------------ helpers
     def get_params(self) -> dict[str, Any]:
@@ -213,6 +246,10 @@ class ConditionalGAN:
             raise ConfigError(f"lr: expected a number > 0, got {self.lr!r}")
         if self.derive is not None and self.derive not in DERIVE:
             raise ConfigError(f"derive: expected one of {', '.join(DERIVE)} or null, got {self.derive!r}")
+        if self.step not in ("auto", "eager", "graph"):
+            raise ConfigError(f"step: expected one of auto, eager, graph, got {self.step!r}")
+        if self.metric_backend not in ("auto", "numpy", "torch"):
+            raise ConfigError(f"metric_backend: expected one of auto, numpy, torch, got {self.metric_backend!r}")
 
     def _networks(self):
         from hepgan.nn import build_discriminator, build_generator, init_parameters
@@ -273,6 +310,15 @@ class ConditionalGAN:
         Returns:
             self, with ``history_`` (per-epoch losses, metric, lr) and ``best_epoch_``.
         """
+        task, data, settings = self._prepare(x, c, w, validation, context)
+        trainer = AdversarialTrainer(settings)
+        self.device_ = trainer.device
+        history = trainer.fit(task, data, run_dir=run_dir, resume=resume)
+        self._finish(history)
+        return self
+
+    def _prepare(self, x: Any, c: Any, w: Any, validation: tuple | None, context: pd.DataFrame | None):
+        """Checks the inputs, fits the preprocessing, builds the networks: (task, data, settings) for a trainer."""
         self._validate_params()
         x = _as_frame(x, self.x_columns, "x")
         c = _as_frame(c if c is not None else np.zeros((len(x), 0)), self.c_columns, "c")
@@ -322,15 +368,16 @@ class ConditionalGAN:
             checkpoint_every=self.checkpoint_every,
             select_metric="metric_val" if val_fn is not None else None,
             progress=self.progress,
+            step=self.step,
         )
-        trainer = AdversarialTrainer(settings)
-        self.device_ = trainer.device
-        history = trainer.fit(_Task(self, g, d, val_fn), data, run_dir=run_dir, resume=resume)
+        return _Task(self, g, d, val_fn), data, settings
+
+    def _finish(self, history: dict[str, Any]) -> None:
+        """Stores a trainer's history; the generator holds the kept weights."""
         self.last_state_ = history.pop("last_networks")["g"]
         self.history_ = history
         self.best_epoch_ = history["best_epoch"]
-        self.generator_ = g.eval()
-        return self
+        self.generator_ = self.generator_.eval()
 
     def _make_validation(self, train: tuple, val: tuple) -> Callable[[int], dict[str, float]]:
         """Per-epoch -2lnLambda on equal-size train and validation subsets (comparable values)."""
@@ -344,6 +391,9 @@ class ConditionalGAN:
             u_truth = self.metric_pre_.transform(self._metric_table(xs, cs, ctx).to_numpy(), sel_rng)
             sets[name] = (cs, ctx, u_truth, None if ws is None else ws[idx])
 
+        if self._metric_on_device():
+            return self._make_device_validation(sets)
+
         def validate(epoch: int) -> dict[str, float]:
             out = {}
             for name, (cs, ctx, u_truth, ws) in sets.items():
@@ -351,6 +401,58 @@ class ConditionalGAN:
             return out
 
         return validate
+
+    def _metric_on_device(self) -> bool:
+        if self.metric_backend == "auto":
+            from hepgan.training.loop import _resolve_device
+
+            return _resolve_device(self.device).type == "cuda"
+        return self.metric_backend == "torch"
+
+    def _make_device_validation(self, sets: dict[str, tuple]) -> Callable[[int], dict[str, float]]:
+        """Eq. (2) per epoch with generation, transforms and binning on the model's device.
+
+        The same numbers as the numpy path up to float rounding: the same conditions, latent
+        noise and seeds, float64 transforms (hepgan.preprocessing ``*_torch``), torch binning.
+        """
+        from hepgan.training.loop import _resolve_device
+
+        device = _resolve_device(self.device)
+        f64 = torch.float64
+        prepared = {}
+        for name, (cs, ctx, u_truth, ws) in sets.items():
+            columns = {col: cs[col] for col in cs.columns}
+            if ctx is not None:
+                columns.update({col: ctx[col] for col in ctx.columns if col not in columns and col not in self.x_columns})
+            physical = {col: torch.as_tensor(v.to_numpy(dtype=np.float64), dtype=f64, device=device) for col, v in columns.items()}
+            w_t = None if ws is None else torch.as_tensor(ws, dtype=f64, device=device)
+            prepared[name] = (cs, physical, torch.as_tensor(u_truth, dtype=f64, device=device), w_t)
+
+        def validate(epoch: int) -> dict[str, float]:
+            seed = _seed_from(self.seed, 5, epoch)
+            values = [self._neg2_log_lambda_device(*prepared[name], k=self.metric_k, seed=seed) for name in prepared]
+            return {f"metric_{name}": float(v) for name, v in zip(prepared, torch.stack(values).cpu())}
+
+        return validate
+
+    @torch.no_grad()
+    def _neg2_log_lambda_device(self, c: pd.DataFrame, physical: dict[str, Tensor], u_truth: Tensor, w: Tensor | None, k: int, seed: int) -> Tensor:
+        """Eq. (2) of truth against k generated objects per event of c, on the device (a 0-d tensor)."""
+        from hepgan.metrics.likelihood import neg2_log_lambda_torch
+
+        t = self._generate(c, k, seed)
+        y = self.x_pre_.inverse_transform_torch(((t + 1.0) / 2.0).clamp(0.0, 1.0))
+        table = {col: y[:, j] for j, col in enumerate(self.x_columns)}
+        for col, v in physical.items():
+            table.setdefault(col, v.repeat_interleave(k))
+        if self.derive is not None and any(col not in table for col in self.metric_columns_):
+            table.update(DERIVE_TORCH[self.derive](table))
+        missing = [col for col in self.metric_columns_ if col not in table]
+        if missing:
+            raise ConfigError(f"metric_columns: '{missing[0]}' is neither generated, a condition, nor derived")
+        u_y = self.metric_pre_.transform_torch(torch.stack([table[col] for col in self.metric_columns_], dim=1))
+        w_y = None if w is None else w.repeat_interleave(k) / k
+        return neg2_log_lambda_torch(u_truth, u_y, bins=self.metric_bins, w_x=w, w_y=w_y)
 
     def neg2_log_lambda(
         self, c: pd.DataFrame, u_truth: np.ndarray, w: np.ndarray | None, k: int, seed: int, context: pd.DataFrame | None = None
@@ -378,14 +480,17 @@ class ConditionalGAN:
             raise ConfigError("this ConditionalGAN is not fitted: call fit() or ConditionalGAN.load()")
 
     @torch.no_grad()
-    def sample(self, c: Any, k: int = 1, seed: int | None = None, batch_size: int = 65_536) -> pd.DataFrame:
+    def sample(self, c: Any, k: int = 1, seed: int | None = None, batch_size: int | None = None) -> pd.DataFrame:
         """Generates k objects per event.
+
+        On a CUDA device everything runs there (quantile transforms included) and only the
+        result is copied back; on a CPU the transforms are numpy's.
 
         Args:
             c: (N, n_c) conditions (DataFrame with c_columns or array); for a vanilla GAN an int N.
             k: objects per event.
             seed: seed of the latent noise and the dequantisation (None: fresh entropy).
-            batch_size: events per forward pass.
+            batch_size: rows per forward pass (None: 65,536 on a CPU, 1,048,576 on CUDA).
 
         Returns:
             DataFrame (N * k, n_x) of x_columns in physical units; rows i*k .. i*k+k-1 belong to event i.
@@ -396,19 +501,38 @@ class ConditionalGAN:
         c = _as_frame(c, self.c_columns, "c")
         _finite(c, "c")
         seed = int(np.random.SeedSequence().entropy % (2**63)) if seed is None else seed
-        rng = np.random.default_rng(_seed_from(seed, 6))
+        t = self._generate(c, k, seed, batch_size)
+        if t.device.type == "cuda":
+            x = self.x_pre_.inverse_transform_torch(((t + 1.0) / 2.0).clamp(0.0, 1.0)).cpu().numpy()
+        else:
+            u = ((t.numpy() + 1.0) / 2.0).clip(0.0, 1.0)
+            x = self.x_pre_.inverse_transform(u)
+        return pd.DataFrame(x, columns=self.x_columns)
+
+    @torch.no_grad()
+    def _generate(self, c: pd.DataFrame, k: int, seed: int, batch_size: int | None = None) -> Tensor:
+        """The generator's output (N * k, n_x) in [-1, 1], float64, on the model's device."""
         device = getattr(self, "device_", torch.device("cpu"))
         g = self.generator_.to(device).eval()
         gen = torch.Generator(device=device).manual_seed(_seed_from(seed, 7))
-        c_net = self._c_tensor(c, rng).repeat_interleave(k, dim=0)
+        if device.type == "cuda":
+            batch_size = batch_size or 1 << 20
+            if self.c_columns:
+                c_gen = torch.Generator(device=device).manual_seed(_seed_from(seed, 6))
+                c_dev = torch.as_tensor(c.to_numpy(dtype=np.float64), device=device)
+                c_net = (2.0 * self.c_pre_.transform_torch(c_dev, c_gen) - 1.0).float()
+            else:
+                c_net = torch.zeros(len(c), 0, device=device)
+        else:
+            batch_size = batch_size or 65_536
+            c_net = self._c_tensor(c, np.random.default_rng(_seed_from(seed, 6)))
+        c_net = c_net.repeat_interleave(k, dim=0)
         out = []
         for i in range(0, len(c_net), batch_size):
             cb = c_net[i : i + batch_size].to(device)
             z = torch.randn(len(cb), self.latent_dim, generator=gen, device=device)
-            out.append(g(cb, z).double().cpu())
-        t = torch.cat(out) if out else torch.zeros(0, len(self.x_columns), dtype=torch.float64)
-        u = ((t.numpy() + 1.0) / 2.0).clip(0.0, 1.0)
-        return pd.DataFrame(self.x_pre_.inverse_transform(u), columns=self.x_columns)
+            out.append(g(cb, z).double())
+        return torch.cat(out) if out else torch.zeros(0, len(self.x_columns), dtype=torch.float64, device=device)
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | Path, which: str = "best") -> Path:
@@ -468,3 +592,39 @@ class ConditionalGAN:
 
     def __repr__(self) -> str:
         return f"ConditionalGAN(x={self.x_columns}, c={self.c_columns}, arch={self.arch!r}, latent_dim={self.latent_dim})"
+
+
+def fit_scan(
+    models: Sequence[ConditionalGAN],
+    x: Any,
+    c: Any = None,
+    w: Any = None,
+    validation: tuple[Any, Any, Any] | None = None,
+    context: pd.DataFrame | None = None,
+    progress: bool = True,
+) -> list[ConditionalGAN]:
+    """Trains several ConditionalGANs on the same sample at once (hepgan.training.scan).
+
+    Each model is what ``model.fit(x, c, w, validation, context=context)`` would give (up to
+    float rounding, and exactly so without dropout); models whose networks or loop settings
+    differ in shape are trained in separate vectorised groups.
+
+    Args:
+        models: unfitted models, e.g. one per point of a hyperparameter grid.
+        x, c, w, validation, context: as for :meth:`ConditionalGAN.fit`.
+        progress: progress bars.
+
+    Returns:
+        The fitted models (the same objects).
+    """
+    from hepgan.training.loop import _resolve_device
+    from hepgan.training.scan import train_scan
+
+    prepared = []
+    for m in models:
+        m.device_ = _resolve_device(m.device)
+        prepared.append(m._prepare(x, c, w, validation, context))
+    histories = train_scan([p[0] for p in prepared], [p[1] for p in prepared], [p[2] for p in prepared], progress=progress)
+    for m, h in zip(models, histories):
+        m._finish(h)
+    return list(models)

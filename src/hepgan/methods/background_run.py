@@ -92,9 +92,11 @@ class TrainingConfig:
     seed: int = 0
     device: str = "cpu"
     checkpoint_every: int = 10
+    step: str = "auto"  # eager | graph (the fast step, a CUDA graph on CUDA) | auto (graph on CUDA)
 
     def validate(self, where: str) -> None:
         choice(self.optimizer, ["sgd", "adam", "lamb"], f"{where}.optimizer")
+        choice(self.step, ["auto", "eager", "graph"], f"{where}.step")
         check(self.lr > 0, f"{where}.lr", "a number > 0", self.lr)
         check(self.lr_d is None or self.lr_d > 0, f"{where}.lr_d", "a number > 0 or null", self.lr_d)
         check(self.epochs >= 1, f"{where}.epochs", "an integer >= 1", self.epochs)
@@ -225,6 +227,7 @@ def build_model(cfg: RunConfig, progress: bool = True) -> ConditionalGAN:
         seed=t.seed,
         device=t.device,
         checkpoint_every=t.checkpoint_every,
+        step=t.step,
         progress=progress,
     )
 

@@ -64,6 +64,10 @@ class TrainSettings:
     checkpoint_every: int = 10  # epochs; 0 disables periodic checkpoints
     select_metric: str | None = "metric_val"  # lowest value picks the kept model
     progress: bool = True
+    # "eager": the plain autograd step; "graph": the fast step of hepgan.training.fast, captured
+    # in a CUDA graph on CUDA (run uncaptured on a CPU); "auto": graph on CUDA when the task
+    # supports it, eager otherwise
+    step: str = "auto"
 
 
 def _resolve_device(name: str) -> torch.device:
@@ -117,6 +121,18 @@ class AdversarialTrainer:
             from hepgan.training.optim import make_optimizer
         self._make_optimizer = make_optimizer
         self.device = _resolve_device(settings.device)
+
+    def _use_fast_path(self, task: GANTask) -> bool:
+        from hepgan.config import choice
+        from hepgan.training.fast import supports_fast_path
+
+        choice(self.settings.step, ["auto", "eager", "graph"], "step")
+        ok = supports_fast_path(task)
+        if self.settings.step == "graph" and not ok:
+            raise HepganError("step: graph needs a task with noise_d, noise_g, d_loss_given and g_loss_given (use step: eager)")
+        if self.settings.step == "auto":
+            return ok and self.device.type == "cuda"
+        return self.settings.step == "graph"
 
     # ------------------------------------------------------------------ state
     def _schedulers(self, opts: dict[str, torch.optim.Optimizer], total_steps: int) -> dict[str, Any]:
@@ -180,6 +196,7 @@ class AdversarialTrainer:
         }
         scheds = self._schedulers(opts, s.epochs * steps_per_epoch)
         gen = torch.Generator(device=self.device).manual_seed(s.seed)
+        use_fast = self._use_fast_path(task)
         history: dict[str, Any] = {"epoch": [], "loss_d": [], "loss_g": [], "lr": [], "time": []}
         best: dict[str, Any] = {"epoch": None, "value": None, "networks": None}
         start = 0
@@ -188,6 +205,14 @@ class AdversarialTrainer:
             torch.manual_seed(s.seed)
             if resume:
                 start, history, best = self._restore(run_dir, task, opts, scheds, gen)
+            fast = None
+            if use_fast:
+                from hepgan.training.fast import FastPath
+
+                fast = FastPath(
+                    task, data, opts, scheds, gen, batch, s.n_critic, s.schedule if scheds else "constant",
+                    s.epochs * steps_per_epoch, capture=self.device.type == "cuda",
+                )
             bar = None
             if s.progress:
                 from tqdm.auto import tqdm
@@ -199,22 +224,25 @@ class AdversarialTrainer:
                 perm = torch.randperm(n, generator=gen, device=self.device)
                 sum_d = torch.zeros((), device=self.device)
                 sum_g = torch.zeros((), device=self.device)
-                for i in range(steps_per_epoch):
-                    idx = perm[i * batch : (i + 1) * batch]
-                    b = {k: v[idx] for k, v in data.items()}
-                    for _ in range(s.n_critic):
-                        opts["d"].zero_grad(set_to_none=True)
-                        loss_d = task.d_loss(b, gen)
-                        loss_d.backward()
-                        opts["d"].step()
-                    opts["g"].zero_grad(set_to_none=True)
-                    loss_g = task.g_loss(b, gen)
-                    loss_g.backward()
-                    opts["g"].step()
-                    for sch in scheds.values():
-                        sch.step()
-                    sum_d += loss_d.detach()
-                    sum_g += loss_g.detach()
+                if fast is not None:  # the fast step (captured in a CUDA graph on CUDA)
+                    sum_d, sum_g = fast.epoch(perm, steps_per_epoch)
+                else:  # the plain step
+                    for i in range(steps_per_epoch):
+                        idx = perm[i * batch : (i + 1) * batch]
+                        b = {k: v[idx] for k, v in data.items()}
+                        for _ in range(s.n_critic):
+                            opts["d"].zero_grad(set_to_none=True)
+                            loss_d = task.d_loss(b, gen)
+                            loss_d.backward()
+                            opts["d"].step()
+                        opts["g"].zero_grad(set_to_none=True)
+                        loss_g = task.g_loss(b, gen)
+                        loss_g.backward()
+                        opts["g"].step()
+                        for sch in scheds.values():
+                            sch.step()
+                        sum_d += loss_d.detach()
+                        sum_g += loss_g.detach()
                 history["epoch"].append(epoch + 1)
                 history["loss_d"].append(float(sum_d) / steps_per_epoch)
                 history["loss_g"].append(float(sum_g) / steps_per_epoch)
