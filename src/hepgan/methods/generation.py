@@ -190,6 +190,9 @@ class EventGAN:
         resonances: resonance mass column -> indices of its decay partons (evaluated and
             available to the MMD term).
         latent_dim: size of z (18 in arXiv:1907.03764: one number per phase-space dimension).
+        pt_balance: "learned" (the paper: the network learns transverse-momentum conservation) or
+            "exact" (the generated transverse momenta are projected onto sum_i pT_i = 0, each parton
+            shifted by -1/P of the imbalance: conserved by construction, like the masses).
         g_hidden, d_hidden: hidden widths of the generator and discriminator MLPs (LeakyReLU 0.2).
         dropout: discriminator dropout.
         optimizer: "adam", "lamb" or "sgd"; lr (cosine decay to 0 over the run); lr_d (None: lr).
@@ -215,6 +218,7 @@ class EventGAN:
         masses: Sequence[float] = TTBAR_MASSES,
         resonances: Mapping[str, Sequence[int]] = TTBAR_RESONANCES,
         latent_dim: int = 18,
+        pt_balance: str = "learned",
         g_hidden: Sequence[int] = (256, 256, 256, 256),
         d_hidden: Sequence[int] = (256, 256, 256, 256),
         dropout: float = 0.0,
@@ -242,6 +246,7 @@ class EventGAN:
         self.masses = [float(m) for m in masses]
         self.resonances = {str(k): [int(i) for i in v] for k, v in resonances.items()}
         self.latent_dim = latent_dim
+        self.pt_balance = pt_balance
         self.g_hidden = list(g_hidden)
         self.d_hidden = list(d_hidden)
         self.dropout = dropout
@@ -292,6 +297,8 @@ class EventGAN:
                 raise ConfigError(f"{name}: expected a number >= 0, got {v!r}")
         if not self.lr > 0:
             raise ConfigError(f"lr: expected a number > 0, got {self.lr!r}")
+        if self.pt_balance not in ("learned", "exact"):
+            raise ConfigError(f"pt_balance: expected one of learned, exact, got {self.pt_balance!r}")
         if self.mmd_kernel not in MMD_KERNELS:
             raise ConfigError(f"mmd_kernel: expected one of {', '.join(MMD_KERNELS)}, got {self.mmd_kernel!r}")
         for r in self.mmd_resonances:
@@ -332,8 +339,12 @@ class EventGAN:
 
     def _p4_from_net(self, u: Tensor) -> Tensor:
         """(N, 3P) standardised generator output -> (N, P, 4) on-shell four-momenta in GeV."""
-        p3 = (u * self._t["p3_std"] + self._t["p3_mean"]).view(len(u), self.n_particles, 3)
-        return on_shell(p3, self._t["masses"])
+        t = {k: v.to(u.dtype) for k, v in self._t.items()}
+        p3 = (u * t["p3_std"] + t["p3_mean"]).view(len(u), self.n_particles, 3)
+        if self.pt_balance == "exact":
+            # project onto sum_i pT_i = 0: every parton gives up an equal share of the imbalance
+            p3 = torch.cat([p3[..., :2] - p3[..., :2].mean(dim=1, keepdim=True), p3[..., 2:]], dim=-1)
+        return on_shell(p3, t["masses"])
 
     def _d_input(self, p4: Tensor) -> Tensor:
         return (p4.flatten(1) - self._t["p4_mean"]) / self._t["p4_std"]
@@ -460,6 +471,7 @@ class EventGAN:
             w1 = {k: wasserstein_1d(truth[k], gen[k], w_t, None) / scale[k] for k in truth}
             out = {"metric_val": float(np.mean(list(w1.values())))}
             out["mass_w1_val"] = float(np.mean([w1[r] for r in self.resonances])) if self.resonances else 0.0
+            out["kin_w1_val"] = float(np.mean([v for k, v in w1.items() if k not in self.resonances]))
             for r in self.resonances:
                 out[f"width_ratio_{r}"] = peak_width(gen[r], None, centres[r], self.peak_window)["half_iqr"] / widths[r]
             out["pt_balance_mean"] = float(np.mean(pt_balance(p4)))
@@ -497,9 +509,7 @@ class EventGAN:
         out = []
         for i in range(0, int(n), batch_size):
             z = torch.randn(min(batch_size, int(n) - i), self.latent_dim, generator=gen, device=device)
-            u = g(z).double()
-            p3 = (u * self._t["p3_std"].double() + self._t["p3_mean"].double()).view(len(u), self.n_particles, 3)
-            out.append(on_shell(p3, self._t["masses"].double()).cpu())
+            out.append(self._p4_from_net(g(z).double()).cpu())
         g.train(was_training)
         t = torch.cat(out) if out else torch.zeros(0, self.n_particles, 4, dtype=torch.float64)
         return t.numpy()
@@ -573,5 +583,5 @@ class EventGAN:
         return model
 
     def __repr__(self) -> str:
-        return (f"EventGAN(particles={self.particles}, masses={self.masses}, latent_dim={self.latent_dim}, "
+        return (f"EventGAN(particles={self.particles}, masses={self.masses}, latent_dim={self.latent_dim}, pt_balance={self.pt_balance!r}, "
                 f"mmd_lambda={self.mmd_lambda}, mmd_kernel={self.mmd_kernel!r})")  # fmt: skip

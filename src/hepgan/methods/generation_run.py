@@ -67,6 +67,7 @@ class ModelConfig:
     masses: list[float] = dataclasses.field(default_factory=lambda: list(TTBAR_MASSES))  # GeV, fixed external masses
     resonances: dict[str, list[int]] = dataclasses.field(default_factory=lambda: {k: list(v) for k, v in TTBAR_RESONANCES.items()})
     latent_dim: int = 18
+    pt_balance: str = "learned"  # learned (the paper) | exact (projected onto sum pT = 0 by construction)
     g_hidden: list[int] = dataclasses.field(default_factory=lambda: [256, 256, 256])
     d_hidden: list[int] = dataclasses.field(default_factory=lambda: [128, 128, 128])
     dropout: float = 0.0
@@ -80,6 +81,7 @@ class ModelConfig:
             ok = isinstance(idx, list) and len(idx) >= 2 and all(isinstance(i, int) and 0 <= i < len(self.particles) for i in idx)
             check(ok, f"{where}.resonances.{r}", f">= 2 particle indices in [0, {len(self.particles)})", idx)
         check(self.latent_dim >= 1, f"{where}.latent_dim", "an integer >= 1", self.latent_dim)
+        choice(self.pt_balance, ["learned", "exact"], f"{where}.pt_balance")
         check(0 <= self.dropout < 1, f"{where}.dropout", "a number in [0, 1)", self.dropout)
         for name in ("g_hidden", "d_hidden"):
             v = getattr(self, name)
@@ -142,6 +144,7 @@ class EvaluationConfig:
     peak_window: float = 10.0  # GeV, half-width of the peak-width window
     baseline_run: str | None = None  # another run folder (e.g. without MMD) overlaid in the figures
     dcor_max_events: int = 20_000  # subsample of the distance-correlation matrices
+    figures: bool = True  # false: numbers and sections only (figures later with hepgan report RUN_DIR)
 
     def validate(self, where: str) -> None:
         for name in ("events", "val_events", "dcor_max_events"):
@@ -192,7 +195,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ge
 def build_model(cfg: GenerationRunConfig, progress: bool = True) -> EventGAN:
     m, lo, t, e = cfg.model, cfg.loss, cfg.training, cfg.evaluation
     return EventGAN(
-        particles=m.particles, masses=m.masses, resonances=m.resonances, latent_dim=m.latent_dim,
+        particles=m.particles, masses=m.masses, resonances=m.resonances, latent_dim=m.latent_dim, pt_balance=m.pt_balance,
         g_hidden=m.g_hidden, d_hidden=m.d_hidden, dropout=m.dropout,
         optimizer=t.optimizer, lr=t.lr, lr_d=t.lr_d, epochs=t.epochs, batch_size=t.batch_size, n_critic=t.n_critic,
         label_noise=lo.label_noise, roth_lambda=lo.roth_lambda, mmd_lambda=lo.mmd_lambda,
@@ -315,7 +318,7 @@ def train_run(
         "epochs": cfg.training.epochs, "best_epoch": model.best_epoch_, "train_seconds": round(t_train, 1),
         "mmd": {"lambda": cfg.loss.mmd_lambda, "kernel": cfg.loss.mmd_kernel, "resonances": cfg.loss.mmd_resonances,
                 "widths": {r: cfg.loss.mmd_widths.get(r) for r in cfg.loss.mmd_resonances}},
-        "roth_lambda": cfg.loss.roth_lambda,
+        "roth_lambda": cfg.loss.roth_lambda, "pt_balance_mode": cfg.model.pt_balance,
     }  # fmt: skip
     with atomic_path(run_dir / "run_info.json") as tmp:
         tmp.write_text(json.dumps(run_info, indent=1))
@@ -388,7 +391,7 @@ def _balance_figure(truth, gen, base, cfg, path: Path, labels) -> Path:
                     color=plots._COLORS[k + 1], label=f"{lab}: mean {r.mean():.4f}")  # fmt: skip
         r_t = pt_balance(table_to_momenta(truth, cfg.model.particles))
         ax.axvline(-2, color="grey", linestyle="--", label="1 %")
-        ax.set_xlabel(r"$\log_{10}\,|\sum \vec p_T| / \sum |\vec p_T|$")
+        ax.set_xlabel("log10( |sum of pT vectors| / sum of |pT| )")
         ax.set_ylabel("density")
         ax.set_title(f"truth: max {r_t.max():.1e} (exact balance)", fontsize=14)
         ax.legend(fontsize=12)
@@ -421,7 +424,11 @@ def _parton_grid(truth, gen, base, cfg, path: Path, labels) -> Path:
 
 
 def write_evaluation(
-    run_dir: str | Path, cfg: GenerationRunConfig | None = None, baseline: str | Path | None = None, report: bool = True
+    run_dir: str | Path,
+    cfg: GenerationRunConfig | None = None,
+    baseline: str | Path | None = None,
+    report: bool = True,
+    figures: bool | None = None,
 ) -> dict[str, Any]:
     """Physics numbers, figures, sections.json, roles.json, summary and report.html of a generation run folder.
 
@@ -431,6 +438,7 @@ def write_evaluation(
         baseline: another run folder whose generated events are overlaid (e.g. the same config
             without the MMD term); its numbers are added to the summary.
         report: write report.html (the shared metrics and figures of :mod:`hepgan.report`).
+        figures: draw the peak, pT-balance and parton figures (None: ``evaluation.figures``).
 
     Returns:
         The summary dict.
@@ -466,9 +474,11 @@ def write_evaluation(
         nums["baseline"] = {"run": str(baseline), **physics_numbers(truth, base, cfg)}
     fig_dir = run_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
-    peak_figs = _peak_figures(truth, gen, base, cfg, fig_dir, labels)
-    bal_fig = _balance_figure(truth, gen, base, cfg, fig_dir / "pt_balance.png", labels)
-    parton_figs = [_parton_grid(truth, gen, base, cfg, fig_dir / "partons.png", labels)]
+    peak_figs, bal_figs, parton_figs = [], [], []
+    if figures if figures is not None else cfg.evaluation.figures:
+        peak_figs = _peak_figures(truth, gen, base, cfg, fig_dir, labels)
+        bal_figs = [_balance_figure(truth, gen, base, cfg, fig_dir / "pt_balance.png", labels)]
+        parton_figs = [_parton_grid(truth, gen, base, cfg, fig_dir / "partons.png", labels)]
 
     rows = []
     for r, v in nums["resonances"].items():
@@ -496,18 +506,23 @@ def write_evaluation(
             f"MMD term: {'lambda ' + str(cfg.loss.mmd_lambda) + ', ' + cfg.loss.mmd_kernel + ' kernel, widths ' + json.dumps({r: cfg.loss.mmd_widths.get(r) for r in cfg.loss.mmd_resonances}) if mmd_on else 'off'}."],
          "table": {"header": header, "rows": rows}, "figures": [rel(p) for p in peak_figs]},
         {"title": "Momentum conservation", "text": [
-            "Relative transverse-momentum imbalance |sum pT| / sum |pT| of the six partons per event. The Pythia truth "
-            "conserves it exactly (no initial-state radiation at this level); the GAN learns it."],
+            "Relative transverse-momentum imbalance |sum pT| / sum |pT| of the partons per event. The Pythia truth "
+            "conserves it exactly (no initial-state radiation at this level); "
+            + ("this GAN learns it (model.pt_balance: learned, as in the paper)." if cfg.model.pt_balance == "learned"
+               else "this GAN conserves it by construction (model.pt_balance: exact: generated pT projected onto sum pT = 0).")],
          "table": {"header": ["sample", "mean", "median", "90 % quantile", "fraction < 1 %"], "rows": bal_rows},
-         "figures": [rel(bal_fig)]},
+         "figures": [rel(p) for p in bal_figs]},
         {"title": "Per-parton distributions", "text": ["pT, eta, phi of each parton, unit area (W1 and KS per observable: "
                                                        "the comparison section below)."],
          "figures": [rel(p) for p in parton_figs]},
     ]  # fmt: skip
     with atomic_path(ev / "sections.json") as tmp:
         tmp.write_text(json.dumps(sections, indent=1))
+    # equal weights are no weights (and the weighted binning of the classifier test is slow)
+    weighted = "weight" in truth and np.ptp(truth["weight"].to_numpy()) > 0
     roles = {
-        "x_columns": list(cfg.model.resonances), "c_columns": [], "observables": _observables(cfg), "weight": "weight",
+        "x_columns": list(cfg.model.resonances), "c_columns": [], "observables": _observables(cfg),
+        "weight": "weight" if weighted else None,
         "comparisons": [{"name": "generated", "title": f"{label_gen} vs held-out Pythia truth",
                          "reference": "truth_test.parquet", "test": "generated.parquet"}],
     }  # fmt: skip
@@ -532,6 +547,9 @@ def _write_summary_txt(run_dir: Path, s: dict[str, Any], label_gen: str, label_b
     if "n_train" in s:
         lines.append(f"events: train {s['n_train']}, validation {s['n_val']}, held-out truth {s['n_test']}; generated {s['n_generated']}")
         lines.append(f"training: {s['epochs']} epochs in {s['train_seconds']} s; kept epoch {s['best_epoch']} (lowest validation mean W1/IQR)")
+        if s.get("pt_balance_mode"):
+            lines.append(f"transverse-momentum balance: {s['pt_balance_mode']}"
+                         + (" (by construction)" if s["pt_balance_mode"] == "exact" else " (learned, as in the paper)"))
         m = s.get("mmd", {})
         lines.append("MMD term: " + (f"lambda {m['lambda']}, {m['kernel']} kernel, widths {json.dumps(m['widths'])}" if m.get("lambda") else "off"))
     lines.append(f"peak width = half IQR within +-{s['window_gev']:g} GeV of the truth median [GeV]: truth / {label_gen}"
@@ -543,11 +561,11 @@ def _write_summary_txt(run_dir: Path, s: dict[str, Any], label_gen: str, label_b
             line += f" / {b['generated']['half_iqr']:.3f} (ratio {b['width_ratio']:.2f})"
         lines.append(line)
     b = s["pt_balance"]
-    line = (f"pT balance |sum pT| / sum |pT|, mean: truth {b['truth']['mean']:.2e}; {label_gen} {b['generated']['mean']:.4f} "
-            f"(median {b['generated']['median']:.4f}, {100 * b['generated']['fraction_below_1_percent']:.0f} % of events below 1 %)")  # fmt: skip
+    line = (f"pT balance |sum pT| / sum |pT|, mean: truth {b['truth']['mean']:.2e}; {label_gen} {b['generated']['mean']:.3g} "
+            f"(median {b['generated']['median']:.3g}, {100 * b['generated']['fraction_below_1_percent']:.0f} % of events below 1 %)")  # fmt: skip
     if label_base:
         bb = s["baseline"]["pt_balance"]["generated"]
-        line += f"; {label_base} {bb['mean']:.4f}"
+        line += f"; {label_base} {bb['mean']:.3g}"
     lines.append(line)
     with atomic_path(run_dir / "summary.txt") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
