@@ -5,6 +5,13 @@ two losses on a batch, and optionally a per-epoch validation. The loop owns the
 device, the optimizers and their cosine schedules, the batching (by index, on
 the device), logging, checkpoints, ``resume`` and best-epoch selection.
 
+Two steps, one loop: ``step="eager"`` is the plain autograd step (the task's
+``d_loss``/``g_loss``, torch optimizers, LambdaLR); ``step="graph"`` is the fast step of
+:mod:`hepgan.training.fast` (the same losses and update rules as one function of static
+tensors, captured in a CUDA graph on CUDA, run uncaptured on a CPU); ``"auto"`` takes the
+fast step on CUDA when the task supports it. Both keep the same optimizer and scheduler
+state, so checkpoints and ``resume`` are shared.
+
 Randomness: one ``torch.Generator`` (seeded from ``seed``) drives batching, the
 latent noise and the label noise; modules that draw from torch's global RNG
 (dropout) run inside ``torch.random.fork_rng`` seeded from the same seed, so the
