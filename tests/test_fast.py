@@ -148,12 +148,12 @@ def test_fast_step_equals_plain_step(toy, optimizer):
 
 @pytest.mark.parametrize("optimizer", ["adam", "lamb"])
 def test_loop_fast_path_equals_plain_path(toy, optimizer, tmp_path):
-    """Whole fits (3 epochs, cosine schedule, per-epoch metric): step graph (uncaptured on a CPU) vs eager."""
+    """Whole fits (2 epochs, cosine schedule, per-epoch metric): step graph (uncaptured on a CPU) vs eager."""
     sr = toy[toy.region == 1]
-    tr, va = sr.iloc[:300], sr.iloc[300:]
+    tr, va = sr.iloc[:300], sr.iloc[300:600]
     fits = {}
     for step in ("eager", "graph"):
-        fits[step] = _model(optimizer=optimizer, step=step).fit(tr[X_OBJECT], tr[C_FULL], tr.weight, validation=(va[X_OBJECT], va[C_FULL], va.weight))
+        fits[step] = _model(optimizer=optimizer, step=step, epochs=2).fit(tr[X_OBJECT], tr[C_FULL], tr.weight, validation=(va[X_OBJECT], va[C_FULL], va.weight))
     e, f = fits["eager"].history_, fits["graph"].history_
     np.testing.assert_allclose(f["loss_d"], e["loss_d"], rtol=1e-5)
     np.testing.assert_allclose(f["loss_g"], e["loss_g"], rtol=1e-5)
@@ -251,7 +251,7 @@ def test_per_epoch_metric_on_the_device_equals_numpy(toy):
     tr, va = sr.iloc[:300], sr.iloc[300:]
     h = {}
     for backend in ("numpy", "torch"):
-        h[backend] = _model(metric_backend=backend).fit(tr[X_OBJECT], tr[C_FULL], tr.weight, validation=(va[X_OBJECT], va[C_FULL], va.weight)).history_
+        h[backend] = _model(metric_backend=backend, epochs=2).fit(tr[X_OBJECT], tr[C_FULL], tr.weight, validation=(va[X_OBJECT], va[C_FULL], va.weight)).history_
     for key in ("metric_val", "metric_train"):
         np.testing.assert_allclose(h["torch"][key], h["numpy"][key], rtol=1e-10)
     assert h["torch"]["loss_d"] == h["numpy"]["loss_d"]  # the metric does not touch training

@@ -49,8 +49,8 @@ def test_scan_equals_separate_trainings(toy, optimizer):
     tr, va = sr.iloc[:256], sr.iloc[300:500]
     args = (tr[X_OBJECT], tr[C_FULL], tr.weight)
     val = (va[X_OBJECT], va[C_FULL], va.weight) if optimizer == "adam" else None  # the metric once is enough
-    separate = [_model(optimizer=optimizer, **g).fit(*args, validation=val) for g in GRID]
-    scanned = fit_scan([_model(optimizer=optimizer, **g) for g in GRID], *args, validation=val, progress=False)
+    separate = [_model(optimizer=optimizer, epochs=2, **g).fit(*args, validation=val) for g in GRID]
+    scanned = fit_scan([_model(optimizer=optimizer, epochs=2, **g) for g in GRID], *args, validation=val, progress=False)
     for a, b in zip(separate, scanned):
         for key in ("loss_d", "loss_g"):
             np.testing.assert_allclose(b.history_[key], a.history_[key], rtol=1e-5)
