@@ -618,8 +618,16 @@ def generate_file(model_path: str | Path, n_events: int, out: str | Path, seed: 
             k: list(v) for k, v in TTBAR_RESONANCES.items()
         }:
             raise ConfigError(f"{model_path}: LHE output is written for the top-pair layout {list(TTBAR_PARTONS)} only")
+        from hepgan.kinematics import pt_balance
         from hepgan.lhe import write_lhe_ttbar
 
+        if model.pt_balance != "exact":
+            r = float(np.mean(pt_balance(model.sample_p4(min(n_events, 10_000), seed=_seed_from(seed, 99)))))
+            log.warning(
+                "%s: this model learned transverse-momentum balance (mean |sum pT| / sum |pT| = %.3g); a shower program "
+                "rejects events that do not conserve momentum (Pythia 8 does). For LHE output, train with "
+                "model.pt_balance: exact.", model_path, r,
+            )  # fmt: skip
         sqrt_s = extra.get("sqrt_s_gev") or 13000.0
         write_lhe_ttbar(out, batches(), sqrt_s=float(sqrt_s), sigma_pb=extra.get("sigma_gen_pb"), metadata=meta)
     else:
