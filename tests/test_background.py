@@ -206,6 +206,7 @@ def test_cli_apply_rejects_missing_condition(tmp_path, fitted, capsys):
     write_table(bad, tmp_path / "bad.parquet")
     out = tmp_path / "o.parquet"
     assert main(["apply", str(model), str(tmp_path / "bad.parquet"), "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    # what a terminal shows: the progress bar is cleared (carriage returns) before the error line
+    err = [ln.split("\r")[-1] for ln in capsys.readouterr().err.split("\n") if ln.split("\r")[-1].strip()]
     assert len(err) == 1 and "missing column 'n_vtx'" in err[0]
     assert not out.exists() and not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
