@@ -24,7 +24,10 @@ from hepgan import __version__
 from hepgan.exceptions import InputFileError, MissingExtraError, SchemaError
 
 __all__ = [
+    "RUN_FILES",
     "atomic_dir",
+    "check_output_file",
+    "claim_run_dir",
     "atomic_path",
     "check_columns",
     "check_finite",
@@ -120,6 +123,47 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def check_output_file(out: str | Path, fmt: str = "parquet") -> Path:
+    """Checks, before long work starts, that ``out`` can be written as ``fmt`` (folder exists, writable)."""
+    out = Path(out)
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise InputFileError(f"{out}: is a folder, expected a file name")
+    if not parent.is_dir():
+        raise InputFileError(f"{out}: the output folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise InputFileError(f"{out}: the output folder {parent} is not writable")
+    if fmt == "root":
+        try:
+            import uproot  # noqa: F401
+        except ImportError as err:
+            raise MissingExtraError("uproot", "root") from err
+    return out
+
+
+RUN_FILES = ("checkpoint.safetensors", "model_best.safetensors", "history.json")
+
+
+def claim_run_dir(run_dir: str | Path, overwrite: bool = False) -> Path:
+    """Creates a run folder; refuses one that already holds a run (see RUN_FILES) unless ``overwrite``."""
+    from hepgan.exceptions import ConfigError
+
+    run_dir = Path(run_dir)
+    held = [name for name in RUN_FILES if (run_dir / name).exists()]
+    if held and not overwrite:
+        raise ConfigError(
+            f"{run_dir}: already holds a run ({held[0]}); continue it with --resume {run_dir}, "
+            "choose another --run-dir, or pass --overwrite"
+        )
+    for name in held:
+        (run_dir / name).unlink()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputFileError(f"{run_dir}: cannot create the run folder ({err.strerror})") from None
+    return run_dir
 
 
 def _metadata_record(metadata: dict[str, Any] | None) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from hepgan.metrics.likelihood import neg2_log_lambda
 from hepgan.physics import derived_columns, derived_columns_torch
 from hepgan.preprocessing import TablePreprocessor
 from hepgan.training.loop import AdversarialTrainer, TrainSettings
-from hepgan.training.state import load_state, save_state
+from hepgan.training.state import load_model_file, save_state
 
 __all__ = ["ConditionalGAN", "fit_scan", "DERIVE", "FEATURE_SETS", "MODEL_FORMAT_VERSION"]
 
@@ -562,13 +562,7 @@ class ConditionalGAN:
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> ConditionalGAN:
         """Reads a model written by :meth:`save`; never executes code from the file."""
-        state, meta = load_state(path)
-        if meta.get("format") != "hepgan.ConditionalGAN":
-            raise ModelFileError(f"{path}: not a hepgan ConditionalGAN model (format {meta.get('format')!r})")
-        if meta.get("format_version") != MODEL_FORMAT_VERSION:
-            raise ModelFileError(
-                f"{path}: model format version {meta.get('format_version')}, this hepgan reads version {MODEL_FORMAT_VERSION}"
-            )
+        state, meta = load_model_file(path, "hepgan.ConditionalGAN", MODEL_FORMAT_VERSION)
         params = dict(meta["params"])
         params["device"] = device
         model = cls(**params)

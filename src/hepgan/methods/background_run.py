@@ -26,8 +26,8 @@ import pandas as pd
 import yaml
 
 from hepgan.config import check, choice, from_dict, load_yaml, to_dict
-from hepgan.exceptions import ConfigError, InputFileError, SchemaError
-from hepgan.io import ChunkedTableWriter, atomic_path, check_columns, iter_table, read_metadata, read_table, write_table
+from hepgan.exceptions import ConfigError, SchemaError
+from hepgan.io import ChunkedTableWriter, atomic_path, check_columns, claim_run_dir, iter_table, read_metadata, read_table, write_table
 from hepgan.methods.background import DERIVE, FEATURE_SETS, X_OBJECT, ConditionalGAN, _seed_from
 
 __all__ = ["RunConfig", "load_config", "train_run", "apply_model", "replace_objects"]
@@ -339,23 +339,6 @@ def _weights(df: pd.DataFrame, cfg: DataConfig) -> np.ndarray | None:
     return df[cfg.weight].to_numpy(dtype=np.float64) if cfg.weight else None
 
 
-_RUN_FILES = ("checkpoint.safetensors", "model_best.safetensors", "history.json")
-
-
-def _claim_run_dir(run_dir: Path, overwrite: bool) -> None:
-    """Creates the run folder; refuses to train over an earlier run unless ``overwrite``."""
-    held = [name for name in _RUN_FILES if (run_dir / name).exists()]
-    if held and not overwrite:
-        raise ConfigError(
-            f"{run_dir}: already holds a run ({held[0]}); continue it with --resume {run_dir}, "
-            "choose another --run-dir, or pass --overwrite"
-        )
-    for name in held:
-        (run_dir / name).unlink()
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputFileError(f"{run_dir}: cannot create the run folder ({err.strerror})") from None
 
 
 def _check_trainable(parts: dict[str, pd.DataFrame], d: DataConfig) -> None:
@@ -404,7 +387,7 @@ def train_run(
     d = cfg.data
     _check_trainable(parts, d)
     if not resume:
-        _claim_run_dir(run_dir, overwrite)
+        claim_run_dir(run_dir, overwrite)
         with atomic_path(run_dir / "config.yaml") as tmp:
             tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     log.info(

@@ -48,7 +48,7 @@ from hepgan.exceptions import ConfigError, ModelFileError, SchemaError
 from hepgan.kinematics import event_table, invariant_mass, on_shell, pt_balance, pt_eta_phi, table_to_momenta
 from hepgan.samples.ttbar import TTBAR_PARTONS, TTBAR_RESONANCES
 from hepgan.training.loop import AdversarialTrainer, TrainSettings
-from hepgan.training.state import load_state, save_state
+from hepgan.training.state import load_model_file, save_state
 
 __all__ = [
     "EventGAN",
@@ -550,13 +550,7 @@ class EventGAN:
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> EventGAN:
         """Reads a model written by :meth:`save`; never executes code from the file."""
-        state, meta = load_state(path)
-        if meta.get("format") != "hepgan.EventGAN":
-            raise ModelFileError(f"{path}: not a hepgan EventGAN model (format {meta.get('format')!r})")
-        if meta.get("format_version") != MODEL_FORMAT_VERSION:
-            raise ModelFileError(
-                f"{path}: model format version {meta.get('format_version')}, this hepgan reads version {MODEL_FORMAT_VERSION}"
-            )
+        state, meta = load_model_file(path, "hepgan.EventGAN", MODEL_FORMAT_VERSION)
         params = dict(meta["params"])
         params["device"] = device
         try:

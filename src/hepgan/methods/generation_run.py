@@ -34,7 +34,7 @@ import yaml
 
 from hepgan.config import check, choice, from_dict, load_yaml, to_dict
 from hepgan.exceptions import ConfigError, InputFileError, SchemaError
-from hepgan.io import atomic_path, check_columns, read_metadata, read_table, write_table
+from hepgan.io import atomic_path, check_columns, claim_run_dir, read_metadata, read_table, write_table
 from hepgan.methods.generation import TTBAR_MASSES, TTBAR_MMD_WIDTHS, EventGAN, _seed_from, peak_width, weighted_quantile
 from hepgan.samples.ttbar import TTBAR_PARTONS, TTBAR_RESONANCES
 
@@ -236,22 +236,6 @@ def _weights(df: pd.DataFrame, cfg: GenerationRunConfig) -> np.ndarray | None:
     return df[cfg.data.weight].to_numpy(dtype=np.float64) if cfg.data.weight else None
 
 
-_RUN_FILES = ("checkpoint.safetensors", "model_best.safetensors", "history.json")
-
-
-def _claim_run_dir(run_dir: Path, overwrite: bool) -> None:
-    held = [name for name in _RUN_FILES if (run_dir / name).exists()]
-    if held and not overwrite:
-        raise ConfigError(
-            f"{run_dir}: already holds a run ({held[0]}); continue it with --resume {run_dir}, "
-            "choose another --run-dir, or pass --overwrite"
-        )
-    for name in held:
-        (run_dir / name).unlink()
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputFileError(f"{run_dir}: cannot create the run folder ({err.strerror})") from None
 
 
 # --------------------------------------------------------------------------- run
@@ -280,7 +264,7 @@ def train_run(
         raise ConfigError(f"{run_dir}: no config.yaml to resume from")
     parts, meta = load_events(cfg)
     if not resume:
-        _claim_run_dir(run_dir, overwrite)
+        claim_run_dir(run_dir, overwrite)
         with atomic_path(run_dir / "config.yaml") as tmp:
             tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     threads = torch.get_num_threads()

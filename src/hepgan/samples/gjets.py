@@ -596,21 +596,6 @@ def assemble(
     return out
 
 
-def _check_out(out: Path, fmt: str) -> None:
-    parent = out.parent if str(out.parent) else Path(".")
-    if out.is_dir():
-        raise InputFileError(f"{out}: is a folder, expected a file name")
-    if not parent.is_dir():
-        raise InputFileError(f"{out}: the output folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputFileError(f"{out}: the output folder {parent} is not writable")
-    if fmt == "root":
-        try:
-            import uproot  # noqa: F401
-        except ImportError as err:
-            raise MissingExtraError("uproot", "root") from err
-
-
 def make_gjets(
     n_events: int,
     seed: int = 1,
@@ -650,7 +635,7 @@ def make_gjets(
     Returns:
         The table (N, C), float32.
     """
-    from hepgan.io import write_table
+    from hepgan.io import check_output_file, write_table
     from hepgan.samples.photon_id import load_default
 
     fields = {f.name for f in dataclasses.fields(GjetsSettings)}
@@ -661,7 +646,7 @@ def make_gjets(
                       bias_pow=float(bias_pow), **settings).validate()  # fmt: skip
     choice(fmt, ("parquet", "root"), "format")
     if out is not None:
-        _check_out(Path(out), fmt)
+        check_output_file(out, fmt)
     model = load_default()
     thr = model.working_point if id_threshold is None else float(id_threshold)
     check(math.isfinite(thr) and -1 <= thr < 1, "id_threshold", "a number in [-1, 1)", thr)

@@ -290,21 +290,6 @@ def _run_all(todo, settings, seed, workers, cache, progress) -> None:
         bar.close()
 
 
-def _check_out(out: Path, fmt: str) -> None:
-    parent = out.parent if str(out.parent) else Path(".")
-    if out.is_dir():
-        raise InputFileError(f"{out}: is a folder, expected a file name")
-    if not parent.is_dir():
-        raise InputFileError(f"{out}: the output folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputFileError(f"{out}: the output folder {parent} is not writable")
-    if fmt == "root":
-        try:
-            import uproot  # noqa: F401
-        except ImportError as err:
-            raise MissingExtraError("uproot", "root") from err
-
-
 def make_ttbar(
     n_events: int,
     seed: int = 1,
@@ -332,7 +317,7 @@ def make_ttbar(
     Returns:
         The event table (N rows, float64).
     """
-    from hepgan.io import read_metadata, read_table, write_table
+    from hepgan.io import check_output_file, read_metadata, read_table, write_table
 
     fields = {f.name for f in dataclasses.fields(TtbarSettings)}
     for k in settings:
@@ -345,7 +330,7 @@ def make_ttbar(
     check(isinstance(workers, (int, np.integer)) and 1 <= workers <= 256, "workers", "an integer in [1, 256]", workers)
     choice(fmt, ("parquet", "root"), "format")
     if out is not None:
-        _check_out(Path(out), fmt)
+        check_output_file(out, fmt)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache = root / f"ttbar_{settings_key(s, int(seed))}"
     try:

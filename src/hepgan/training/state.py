@@ -20,7 +20,7 @@ import torch
 from hepgan.exceptions import ModelFileError
 from hepgan.io import atomic_path
 
-__all__ = ["flatten", "unflatten", "save_state", "load_state", "tensors_digest"]
+__all__ = ["flatten", "unflatten", "save_state", "load_state", "load_model_file", "tensors_digest"]
 
 
 def flatten(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "") -> Any:
@@ -98,3 +98,17 @@ def load_state(path: str | Path) -> tuple[Any, dict[str, Any]]:
     if tensors_digest(tensors, header["structure"] + header["meta"]) != header["digest"]:
         raise ModelFileError(f"{path}: contents do not match their checksum (file modified or corrupt)")
     return unflatten(json.loads(header["structure"]), tensors), json.loads(header["meta"])
+
+
+def load_model_file(path: str | Path, fmt: str, version: int) -> tuple[Any, dict[str, Any]]:
+    """Reads a model file written by a method's ``save``; checks its format name and version.
+
+    Raises:
+        ModelFileError: absent, corrupt, tampered, another kind of model, or another format version.
+    """
+    state, meta = load_state(path)
+    if meta.get("format") != fmt:
+        raise ModelFileError(f"{path}: not a {fmt.replace('.', ' ')} model (format {meta.get('format')!r})")
+    if meta.get("format_version") != version:
+        raise ModelFileError(f"{path}: model format version {meta.get('format_version')}, this hepgan reads version {version}")
+    return state, meta
