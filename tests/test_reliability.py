@@ -331,6 +331,21 @@ def test_evaluate_rejects_bad_input_and_writes_nothing(case, work, tmp_path, cap
     assert _outputs(tmp_path) == set()
 
 
+def test_outputs_are_readable_like_any_file(work, tmp_path):
+    """Temporary names come from mkstemp/mkdtemp (mode 0600/0700); the finished outputs follow the umask."""
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "out.parquet"
+        assert main(["-q", "apply", str(work / "model.safetensors"), str(work / "good.parquet"), "--out", str(out)]) == 0
+        ev = tmp_path / "ev"
+        assert main(["-q", "evaluate", str(work / "good.parquet"), str(out), "--columns", "pho2_pt", "pho2_eta",
+                     "--out", str(ev), "--bootstrap", "2"]) == 0  # fmt: skip
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644
+    assert ev.stat().st_mode & 0o777 == 0o755 and (ev / "metrics.json").stat().st_mode & 0o777 == 0o644
+
+
 def test_evaluate_and_report_arguments(work, tmp_path, capsys):
     assert main(["evaluate", str(work / "good.parquet"), str(work / "good.parquet"), "--columns", "pho2_ptt"]) == 2
     assert "missing column 'pho2_ptt'" in _one_error_line(capsys)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from hepgan import __version__
-from hepgan.exceptions import InputFileError, MissingExtraError, SchemaError
+from hepgan.exceptions import ConfigError, InputFileError, MissingExtraError, SchemaError
 
 __all__ = [
     "RUN_FILES",
@@ -113,6 +113,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         raise InputFileError(f"{path}: cannot create the output folder ({err.strerror})") from None
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
         if path.is_dir():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             os.replace(path, old)
@@ -148,8 +149,6 @@ RUN_FILES = ("checkpoint.safetensors", "model_best.safetensors", "history.json")
 
 def claim_run_dir(run_dir: str | Path, overwrite: bool = False) -> Path:
     """Creates a run folder; refuses one that already holds a run (see RUN_FILES) unless ``overwrite``."""
-    from hepgan.exceptions import ConfigError
-
     run_dir = Path(run_dir)
     held = [name for name in RUN_FILES if (run_dir / name).exists()]
     if held and not overwrite:
