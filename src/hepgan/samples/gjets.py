@@ -30,7 +30,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import shlex
 import sys
 import time
@@ -41,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from hepgan.config import check, choice
+from hepgan.samples.chunks import chunk_list, chunk_path, default_cache_dir, pythia_chunk_seed, pythia_version, run_chunks
 from hepgan.exceptions import ConfigError, InputFileError, MissingExtraError
 from hepgan.physics import derived_columns, wrap_phi
 
@@ -177,25 +177,9 @@ class GjetsSettings:
         return out
 
 
-def pythia_version() -> str:
-    try:
-        import importlib.metadata
-
-        return importlib.metadata.version("pythia8mc")
-    except Exception:  # pragma: no cover
-        return "unknown"
-
-
 def chunk_seed(seed: int, chunk: int) -> int:
     """Pythia's ``Random:seed`` of one chunk, in [1, 900000000]."""
-    state = np.random.SeedSequence([seed, chunk, 0]).generate_state(1, dtype=np.uint32)[0]
-    return int(state) % 900_000_000 + 1
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("HEPGAN_CACHE")
-    root = Path(env) if env else Path.home() / ".cache" / "hepgan"
-    return root / "samples"
+    return pythia_chunk_seed(seed, chunk, stream=0)
 
 
 def default_sample_path() -> Path:
@@ -437,10 +421,6 @@ def generate_chunk(settings: GjetsSettings, seed: int, chunk: int, n_events: int
     return pd.DataFrame(rows), stats
 
 
-def _chunk_path(cache: Path, chunk: int, n: int) -> Path:
-    return cache / f"chunk_{chunk:06d}_{n}.parquet"
-
-
 def _run_chunk(args: tuple[GjetsSettings, int, int, int, str]) -> dict[str, Any]:
     """Worker entry: generate one chunk and write it atomically into the cache."""
     from hepgan.io import write_table
@@ -449,15 +429,8 @@ def _run_chunk(args: tuple[GjetsSettings, int, int, int, str]) -> dict[str, Any]
     df, stats = generate_chunk(settings, seed, chunk, n)
     if len(df) == 0:  # keep the schema readable even for an empty chunk
         df = pd.DataFrame({"event": np.zeros(0)})
-    write_table(df, _chunk_path(Path(cache), chunk, n), metadata={"chunk_stats": stats})
+    write_table(df, chunk_path(Path(cache), chunk, n), metadata={"chunk_stats": stats})
     return stats
-
-
-def _chunks(n_events: int, chunk_size: int) -> list[tuple[int, int]]:
-    out = []
-    for c in range(math.ceil(n_events / chunk_size)):
-        out.append((c, min(chunk_size, n_events - c * chunk_size)))
-    return out
 
 
 def generate_raw(
@@ -494,14 +467,15 @@ def generate_raw(
                  "pythia": pythia_version(), "generator_version": GENERATOR_VERSION}, indent=1, default=str))  # fmt: skip
     except OSError as err:
         raise InputFileError(f"{cache}: cannot use the cache folder ({err.strerror})") from None
-    todo = [(c, n) for c, n in _chunks(int(n_events), settings.chunk_size) if not _chunk_path(cache, c, n).exists()]
-    all_chunks = _chunks(int(n_events), settings.chunk_size)
+    all_chunks = chunk_list(int(n_events), settings.chunk_size)
+    todo = [(c, n) for c, n in all_chunks if not chunk_path(cache, c, n).exists()]
     if todo:
         log.info("gjets: %d of %d chunks to generate in %s", len(todo), len(all_chunks), cache)
-        _run_all(todo, settings, int(seed), workers, cache, progress)
+        jobs = [(settings, int(seed), c, n, str(cache)) for c, n in todo]
+        run_chunks(_run_chunk, jobs, int(workers), progress, "gjets", lambda st: st["n_generated"] + st["n_next_failed"])
     frames, stats = [], []
     for c, n in all_chunks:
-        path = _chunk_path(cache, c, n)
+        path = chunk_path(cache, c, n)
         stats.append(read_metadata(path)["chunk_stats"])
         df = read_table(path)
         if len(df.columns) > 1:
@@ -515,35 +489,6 @@ def generate_raw(
     summary["pythia_seeds"] = [s["pythia_seed"] for s in stats]
     summary["cache"] = str(cache)
     return raw, summary
-
-
-def _run_all(todo, settings, seed, workers, cache, progress) -> None:
-    from tqdm import tqdm
-
-    total = sum(n for _, n in todo)
-    bar = tqdm(total=total, unit="ev", file=sys.stderr, disable=not progress, desc="gjets", smoothing=0.1)
-    jobs = [(settings, seed, c, n, str(cache)) for c, n in todo]
-    try:
-        if workers == 1:
-            for j in jobs:
-                s = _run_chunk(j)
-                bar.update(s["n_generated"] + s["n_next_failed"])
-        else:
-            import concurrent.futures as cf
-            import multiprocessing as mp
-
-            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-                futures = [pool.submit(_run_chunk, j) for j in jobs]
-                try:
-                    for f in cf.as_completed(futures):
-                        s = f.result()
-                        bar.update(s["n_generated"] + s["n_next_failed"])
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
-    finally:
-        bar.close()
 
 
 # --------------------------------------------------------------------------- the table

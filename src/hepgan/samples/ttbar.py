@@ -33,9 +33,7 @@ import hashlib
 import json
 import logging
 import math
-import os
 import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from hepgan.config import check, choice
+from hepgan.samples.chunks import chunk_list, chunk_path, default_cache_dir, pythia_chunk_seed, pythia_version, run_chunks
 from hepgan.exceptions import ConfigError, InputFileError, MissingExtraError
 
 __all__ = [
@@ -114,25 +113,9 @@ class TtbarSettings:
         ]
 
 
-def pythia_version() -> str:
-    try:
-        import importlib.metadata
-
-        return importlib.metadata.version("pythia8mc")
-    except Exception:  # pragma: no cover
-        return "unknown"
-
-
 def chunk_seed(seed: int, chunk: int) -> int:
     """Pythia's ``Random:seed`` of one chunk, in [1, 900000000]."""
-    state = np.random.SeedSequence([seed, chunk, 6]).generate_state(1, dtype=np.uint32)[0]
-    return int(state) % 900_000_000 + 1
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("HEPGAN_CACHE")
-    root = Path(env) if env else Path.home() / ".cache" / "hepgan"
-    return root / "samples"
+    return pythia_chunk_seed(seed, chunk, stream=6)
 
 
 def settings_key(settings: TtbarSettings, seed: int) -> str:
@@ -247,47 +230,13 @@ def generate_chunk(settings: TtbarSettings, seed: int, chunk: int, n_events: int
     return table, stats
 
 
-def _chunk_path(cache: Path, chunk: int, n: int) -> Path:
-    return cache / f"chunk_{chunk:06d}_{n}.parquet"
-
-
 def _run_chunk(args: tuple[TtbarSettings, int, int, int, str]) -> dict[str, Any]:
     from hepgan.io import write_table
 
     settings, seed, chunk, n, cache = args
     df, stats = generate_chunk(settings, seed, chunk, n)
-    write_table(df, _chunk_path(Path(cache), chunk, n), metadata={"chunk_stats": stats})
+    write_table(df, chunk_path(Path(cache), chunk, n), metadata={"chunk_stats": stats})
     return stats
-
-
-def _chunks(n_events: int, chunk_size: int) -> list[tuple[int, int]]:
-    return [(c, min(chunk_size, n_events - c * chunk_size)) for c in range(math.ceil(n_events / chunk_size))]
-
-
-def _run_all(todo, settings, seed, workers, cache, progress) -> None:
-    from tqdm import tqdm
-
-    bar = tqdm(total=sum(n for _, n in todo), unit="ev", file=sys.stderr, disable=not progress, desc="ttbar")
-    jobs = [(settings, seed, c, n, str(cache)) for c, n in todo]
-    try:
-        if workers == 1:
-            for j in jobs:
-                bar.update(_run_chunk(j)["n_requested"])
-        else:
-            import concurrent.futures as cf
-            import multiprocessing as mp
-
-            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-                futures = [pool.submit(_run_chunk, j) for j in jobs]
-                try:
-                    for f in cf.as_completed(futures):
-                        bar.update(f.result()["n_requested"])
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
-    finally:
-        bar.close()
 
 
 def make_ttbar(
@@ -337,15 +286,16 @@ def make_ttbar(
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise InputFileError(f"{cache}: cannot use the cache folder ({err.strerror})") from None
-    all_chunks = _chunks(int(n_events), s.chunk_size)
-    todo = [(c, n) for c, n in all_chunks if not _chunk_path(cache, c, n).exists()]
+    all_chunks = chunk_list(int(n_events), s.chunk_size)
+    todo = [(c, n) for c, n in all_chunks if not chunk_path(cache, c, n).exists()]
     t0 = time.perf_counter()
     if todo:
         log.info("ttbar: %d of %d chunks to generate in %s", len(todo), len(all_chunks), cache)
-        _run_all(todo, s, int(seed), int(workers), cache, progress)
+        jobs = [(s, int(seed), c, n, str(cache)) for c, n in todo]
+        run_chunks(_run_chunk, jobs, int(workers), progress, "ttbar", lambda st: st["n_requested"])
     frames, stats = [], []
     for c, n in all_chunks:
-        path = _chunk_path(cache, c, n)
+        path = chunk_path(cache, c, n)
         stats.append(read_metadata(path)["chunk_stats"])
         frames.append(read_table(path))
     df = pd.concat(frames, ignore_index=True)
