@@ -32,7 +32,7 @@ def _interp_torch(x, xp, fp):
     j = (torch.searchsorted(xp, x, right=True) - 1).clamp(0, xp.numel() - 2)
     x0, f0 = xp[j], fp[j]
     slope = (fp[j + 1] - f0) / (xp[j + 1] - x0)
-    y = slope * (x - x0) + f0
+    y = torch.minimum(torch.maximum(slope * (x - x0) + f0, f0), fp[j + 1])  # see _interp
     slope_hi = (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
     y = torch.where(x >= xp[-1], fp[-1] + (x - xp[-1]) * slope_hi, y)
     slope_lo = (fp[1] - fp[0]) / (xp[1] - xp[0])
@@ -40,8 +40,14 @@ def _interp_torch(x, xp, fp):
 
 
 def _interp(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
-    """np.interp with linear extrapolation beyond both ends (xp strictly increasing)."""
+    """np.interp with linear extrapolation beyond both ends (xp strictly increasing).
+
+    Inside the knots each value is clipped to its segment's [fp[j], fp[j + 1]]: np.interp can round a
+    value just below a knot one ulp above the knot's own value, and the transform must stay monotone.
+    """
     y = np.interp(x, xp, fp)
+    j = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, xp.size - 2)
+    y = np.minimum(np.maximum(y, fp[j]), fp[j + 1])
     lo, hi = x < xp[0], x > xp[-1]
     if lo.any():
         slope = (fp[1] - fp[0]) / (xp[1] - xp[0])
