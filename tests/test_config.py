@@ -40,3 +40,26 @@ def test_wrong_type_and_range():
         from_dict(Outer, {"epochs": "ten"})
     with pytest.raises(ConfigError, match=r"training\.lr: expected a number > 0, got -1.0"):
         from_dict(Outer, {"training": {"lr": -1}})
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("1e-4", 1e-4), ("5E3", 5000.0), ("-2.5e+3", -2500.0), ("1.0e-4", 1e-4), ("3", 3), ("e5", "e5"), ("1e", "1e")],
+)
+def test_exponent_floats_without_a_dot_are_numbers(text, value):
+    # PyYAML (YAML 1.1) reads 1e-4 as a string; configs and --set read it as the number
+    from hepgan.config import yaml_load
+
+    assert yaml_load(text) == value and type(yaml_load(text)) is type(value)
+
+
+def test_set_accepts_exponent_without_dot(tmp_path):
+    from hepgan.cli import _parse_overrides
+    from hepgan.config import load_yaml
+
+    assert _parse_overrides(["training.lr=1e-4"]) == {"training.lr": 1e-4}
+    path = tmp_path / "c.yaml"
+    path.write_text("training:\n  lr: 2e-4\n")
+    assert load_yaml(path) == {"training": {"lr": 2e-4}}
+    with pytest.raises(ConfigError, match=r"--set a=\[: the value is not valid YAML"):
+        _parse_overrides(["a=["])

@@ -62,6 +62,7 @@ def _run_sample_ttbar(args: argparse.Namespace) -> int:
 def _parse_overrides(items: Sequence[str]) -> dict:
     import yaml
 
+    from hepgan.config import yaml_load
     from hepgan.exceptions import ConfigError
 
     out = {}
@@ -69,7 +70,10 @@ def _parse_overrides(items: Sequence[str]) -> dict:
         if "=" not in item:
             raise ConfigError(f"--set {item}: expected KEY=VALUE, e.g. training.epochs=50")
         key, value = item.split("=", 1)
-        out[key] = yaml.safe_load(value)
+        try:
+            out[key] = yaml_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item}: the value is not valid YAML") from None
     return out
 
 
