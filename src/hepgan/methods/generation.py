@@ -12,6 +12,10 @@ shell. The discriminator sees the four-momenta. Losses:
   invariant masses of chosen resonances (for top pairs ``m_wp, m_wm, m_t, m_tbar``) of the
   generated batch and of the true batch, with a Gaussian or Breit-Wigner kernel of chosen
   widths (:func:`hepgan.losses.mmd2`). The MMD needs no knowledge of the masses or widths.
+  The MMD observables may also include ``sum_px`` and ``sum_py``, the components of the
+  event's total transverse momentum (a sharp feature too: zero in every true hard-process
+  event). They are off by default, as in the paper, where the discriminator alone teaches
+  the generator momentum conservation.
 
 Event weights of the training sample enter the true-event terms (BCE, regulariser and
 MMD) as weighted means; generated events are unweighted.
@@ -52,6 +56,7 @@ from hepgan.training.state import load_model_file, save_state
 
 __all__ = [
     "EventGAN",
+    "MOMENTUM_SUMS",
     "TTBAR_MASSES",
     "TTBAR_MMD_WIDTHS",
     "MODEL_FORMAT_VERSION",
@@ -67,6 +72,8 @@ TTBAR_MASSES: tuple[float, ...] = (4.8, 0.0, 0.0, 4.8, 0.0, 0.0)
 #: Breit-Wigner kernel widths (GeV) per MMD resonance: of the order of the physical widths
 #: (Pythia: Gamma_W = 2.09, Gamma_t = 1.36 GeV), as suggested in arXiv:1907.03764.
 TTBAR_MMD_WIDTHS: dict[str, tuple[float, ...]] = {"m_wp": (2.0,), "m_wm": (2.0,), "m_t": (1.5,), "m_tbar": (1.5,)}
+#: MMD observables besides the resonance masses: the event's total px and py (GeV), by component index.
+MOMENTUM_SUMS: dict[str, int] = {"sum_px": 0, "sum_py": 1}
 
 
 def _seed_from(*parts: int) -> int:
@@ -200,7 +207,8 @@ class EventGAN:
         label_noise: eps of the BCE label noise (0: hard labels).
         roth_lambda: weight lambda_D of the Roth et al. regulariser (0: off).
         mmd_lambda: weight of the MMD term (0: off, a plain GAN).
-        mmd_resonances: the resonance masses in the MMD term.
+        mmd_resonances: the observables of the MMD term: resonance masses, and optionally
+            ``sum_px`` / ``sum_py`` (the event's total transverse momentum components).
         mmd_kernel: "breit_wigner" or "gaussian".
         mmd_widths: resonance -> kernel widths in GeV (several widths: a sum of kernels).
         mmd_events: events of each batch in the MMD term (None: the whole batch; O(B^2) cost).
@@ -302,8 +310,8 @@ class EventGAN:
         if self.mmd_kernel not in MMD_KERNELS:
             raise ConfigError(f"mmd_kernel: expected one of {', '.join(MMD_KERNELS)}, got {self.mmd_kernel!r}")
         for r in self.mmd_resonances:
-            if r not in self.resonances:
-                raise ConfigError(f"mmd_resonances: '{r}' is not a resonance (known: {', '.join(self.resonances)})")
+            if r not in self.resonances and r not in MOMENTUM_SUMS:
+                raise ConfigError(f"mmd_resonances: '{r}' is not a resonance or momentum sum (known: {', '.join([*self.resonances, *MOMENTUM_SUMS])})")
             if self.mmd_lambda > 0:
                 ws = self.mmd_widths.get(r)
                 if not ws or any(not (s > 0 and np.isfinite(s)) for s in ws):
@@ -349,10 +357,16 @@ class EventGAN:
     def _d_input(self, p4: Tensor) -> Tensor:
         return (p4.flatten(1) - self._t["p4_mean"]) / self._t["p4_std"]
 
+    def _mmd_observable(self, p4: Any, name: str) -> Any:
+        """One MMD observable per event (numpy or torch): a resonance mass or a momentum sum."""
+        if name in MOMENTUM_SUMS:
+            return p4[..., MOMENTUM_SUMS[name]].sum(1)
+        return invariant_mass(p4, self.resonances[name])
+
     def _mmd_masses(self, p4: Tensor) -> Tensor:
         if not self.mmd_resonances:
             return p4.new_zeros(len(p4), 0)
-        return torch.stack([invariant_mass(p4, self.resonances[r]) for r in self.mmd_resonances], dim=1)
+        return torch.stack([self._mmd_observable(p4, r) for r in self.mmd_resonances], dim=1)
 
     def _p3(self, events: Any, what: str) -> np.ndarray:
         if isinstance(events, pd.DataFrame):
@@ -422,7 +436,7 @@ class EventGAN:
         f = torch.float32
         data = {"x4": torch.as_tensor((flat4 - self.p4_mean_) / self.p4_std_, dtype=f)}
         if self.mmd_resonances:
-            data["m"] = torch.as_tensor(np.column_stack([invariant_mass(p4, self.resonances[r]) for r in self.mmd_resonances]), dtype=f)
+            data["m"] = torch.as_tensor(np.column_stack([self._mmd_observable(p4, r) for r in self.mmd_resonances]), dtype=f)
         if w_np is not None:
             data["w"] = torch.as_tensor(np.array(w_np, dtype=np.float32))
         g, d = self._networks()

@@ -35,7 +35,7 @@ import yaml
 from hepgan.config import check, choice, from_dict, load_yaml, to_dict
 from hepgan.exceptions import ConfigError, InputFileError, SchemaError
 from hepgan.io import atomic_path, check_columns, claim_run_dir, read_metadata, read_table, write_table
-from hepgan.methods.generation import TTBAR_MASSES, TTBAR_MMD_WIDTHS, EventGAN, _seed_from, peak_width, weighted_quantile
+from hepgan.methods.generation import MOMENTUM_SUMS, TTBAR_MASSES, TTBAR_MMD_WIDTHS, EventGAN, _seed_from, peak_width, weighted_quantile
 from hepgan.samples.ttbar import TTBAR_PARTONS, TTBAR_RESONANCES
 
 __all__ = ["GenerationRunConfig", "load_config", "is_generation_config", "train_run", "build_model", "write_evaluation", "generate_file"]
@@ -164,7 +164,8 @@ class GenerationRunConfig:
     def validate(self, where: str) -> None:
         choice(self.method, [METHOD], f"{where}.method" if where else "method")
         for r in self.loss.mmd_resonances:
-            check(r in self.model.resonances, "loss.mmd_resonances", f"resonances of model.resonances ({', '.join(self.model.resonances)})", r)
+            known = [*self.model.resonances, *MOMENTUM_SUMS]
+            check(r in known, "loss.mmd_resonances", f"resonances of model.resonances or momentum sums ({', '.join(known)})", r)
 
 
 def is_generation_config(path: str | Path) -> bool:
