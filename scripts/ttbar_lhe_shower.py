@@ -1,7 +1,7 @@
 """How many generated events Pythia 8 accepts from an EventGAN's LHE file.
 
 Writes N events of a model as LHE (``hepgan generate``'s writer) and reads them back with
-Pythia 8 (parton shower and MPI off, as for a quick check of the event record). Pythia refuses
+Pythia 8, which showers them (MPI and hadronisation off). Pythia refuses
 an event whose momenta do not add up, so the count measures the learned momentum balance where
 it matters to a user. Also prints the mean |sum pT| / sum |pT| of those events.
 
@@ -23,29 +23,15 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     import numpy as np
-    import pythia8mc
 
     from hepgan.kinematics import pt_balance
+    from hepgan.lhe import pythia_read_count
     from hepgan.methods.generation_run import generate_file
 
     with tempfile.TemporaryDirectory() as tmp:
         lhe = Path(tmp) / "events.lhe"
         generate_file(args.model, args.events, lhe, seed=args.seed)
-        py = pythia8mc.Pythia("", False)
-        for s in ("Beams:frameType = 4", f"Beams:LHEF = {lhe}", "Print:quiet = on", "Next:numberCount = 0",
-                  "PartonLevel:MPI = off", "PartonLevel:ISR = off", "PartonLevel:FSR = off", "HadronLevel:all = off"):  # fmt: skip
-            py.readString(s)
-        if not py.init():
-            print(f"ttbar_lhe_shower: error: Pythia could not read {lhe}", file=sys.stderr)
-            return 2
-        accepted = failed = 0
-        while True:
-            if py.next():
-                accepted += 1
-            elif py.infoPython().atEndOfFile():
-                break
-            else:
-                failed += 1
+        accepted, failed = pythia_read_count(lhe)
     from hepgan.methods.generation import EventGAN, _seed_from
 
     p4 = EventGAN.load(args.model).sample_p4(args.events, seed=_seed_from(args.seed, 0))  # generate_file's first batch

@@ -33,7 +33,7 @@ import numpy as np
 
 from hepgan.io import atomic_path
 
-__all__ = ["write_lhe_ttbar", "TTBAR_PDG", "read_lhe_events"]
+__all__ = ["write_lhe_ttbar", "TTBAR_PDG", "read_lhe_events", "pythia_read_count"]
 
 #: Representative PDG ids of the six partons b, q1, qbar1, bbar, q2, qbar2.
 TTBAR_PDG = (5, 2, -1, -5, 1, -2)
@@ -146,3 +146,41 @@ def read_lhe_events(path: str | Path) -> list[np.ndarray]:
             raise ValueError(f"{path}: malformed event block")
         events.append(rows)
     return events
+
+
+def pythia_read_count(path: str | Path, settings: Iterable[str] = ()) -> tuple[int, int]:
+    """Reads an LHE file with Pythia 8 and counts the events it accepts and refuses.
+
+    Pythia refuses an event whose record it cannot process (for example momenta that do not add
+    up), so this is a check that a file is usable downstream. Multi-parton interactions and
+    hadronisation are off (the shower stays on unless ``settings`` turn it off).
+
+    Args:
+        path: the LHE file.
+        settings: extra Pythia settings lines, e.g. ``["PartonLevel:ISR = off"]``.
+
+    Returns:
+        (accepted, refused) event counts.
+
+    Raises:
+        ModuleNotFoundError: pythia8mc is not installed.
+        InputFileError: Pythia cannot initialise from the file.
+    """
+    import pythia8mc
+
+    from hepgan.exceptions import InputFileError
+
+    py = pythia8mc.Pythia("", False)
+    for line in ("Beams:frameType = 4", f"Beams:LHEF = {path}", "Print:quiet = on", "Next:numberCount = 0",
+                 "PartonLevel:MPI = off", "HadronLevel:all = off", *settings):  # fmt: skip
+        py.readString(line)
+    if not py.init():
+        raise InputFileError(f"{path}: Pythia 8 could not initialise from this LHE file")
+    accepted = refused = 0
+    while True:
+        if py.next():
+            accepted += 1
+        elif py.infoPython().atEndOfFile():
+            return accepted, refused
+        else:
+            refused += 1
