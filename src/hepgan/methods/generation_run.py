@@ -610,7 +610,8 @@ def generate_file(model_path: str | Path, n_events: int, out: str | Path, seed: 
             r = float(np.mean(pt_balance(model.sample_p4(min(n_events, 10_000), seed=_seed_from(seed, 99)))))
             log.warning(
                 "%s: this model learned transverse-momentum balance (mean |sum pT| / sum |pT| = %.3g); a shower program "
-                "rejects events that do not conserve momentum (Pythia 8 does). For LHE output, train with "
+                "rejects events that do not conserve momentum closely enough (Pythia 8 refused 2 of 500 events at 3e-4 and "
+                "499 of 500 at 0.08; count yours with scripts/ttbar_lhe_shower.py). For exact conservation, train with "
                 "model.pt_balance: exact.", model_path, r,
             )  # fmt: skip
         sqrt_s = extra.get("sqrt_s_gev") or 13000.0
