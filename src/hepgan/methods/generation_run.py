@@ -493,8 +493,10 @@ def write_evaluation(
         {"title": "Momentum conservation", "text": [
             "Relative transverse-momentum imbalance |sum pT| / sum |pT| of the partons per event. The Pythia truth "
             "conserves it exactly (no initial-state radiation at this level); "
-            + ("this GAN learns it (model.pt_balance: learned, as in the paper)." if cfg.model.pt_balance == "learned"
-               else "this GAN conserves it by construction (model.pt_balance: exact: generated pT projected onto sum pT = 0).")],
+            + (("this GAN learns it (model.pt_balance: learned), helped by the MMD term on sum_px / sum_py."
+                if mmd_on and any(r in MOMENTUM_SUMS for r in cfg.loss.mmd_resonances)
+                else "this GAN learns it from the discriminator alone (model.pt_balance: learned, as in the paper).")
+               if cfg.model.pt_balance == "learned" else "this GAN conserves it by construction (model.pt_balance: exact: generated pT projected onto sum pT = 0).")],
          "table": {"header": ["sample", "mean", "median", "90 % quantile", "fraction < 1 %"], "rows": bal_rows},
          "figures": [rel(p) for p in bal_figs]},
         {"title": "Per-parton distributions", "text": ["pT, eta, phi of each parton, unit area (W1 and KS per observable: "
@@ -532,10 +534,12 @@ def _write_summary_txt(run_dir: Path, s: dict[str, Any], label_gen: str, label_b
     if "n_train" in s:
         lines.append(f"events: train {s['n_train']}, validation {s['n_val']}, held-out truth {s['n_test']}; generated {s['n_generated']}")
         lines.append(f"training: {s['epochs']} epochs in {s['train_seconds']} s; kept epoch {s['best_epoch']} (lowest validation mean W1/IQR)")
+        m = s.get("mmd", {})
         if s.get("pt_balance_mode"):
             lines.append(f"transverse-momentum balance: {s['pt_balance_mode']}"
-                         + (" (by construction)" if s["pt_balance_mode"] == "exact" else " (learned, as in the paper)"))
-        m = s.get("mmd", {})
+                         + (" (by construction)" if s["pt_balance_mode"] == "exact" else
+                            " (learned, with sum_px / sum_py in the MMD term)" if m.get("lambda") and any(r in MOMENTUM_SUMS for r in m.get("resonances", []))
+                            else " (learned from the discriminator alone, as in the paper)"))
         lines.append("MMD term: " + (f"lambda {m['lambda']}, {m['kernel']} kernel, widths {json.dumps(m['widths'])}" if m.get("lambda") else "off"))
     lines.append(f"peak width = half IQR within +-{s['window_gev']:g} GeV of the truth median [GeV]: truth / {label_gen}"
                  + (f" / {label_base}" if label_base else ""))  # fmt: skip
