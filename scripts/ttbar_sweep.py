@@ -21,8 +21,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-BASE = {"loss.mmd_lambda": 10, "training.n_critic": 1, "loss.roth_lambda": 1.0e-3, "training.lr": 1.0e-3,
-        "training.lr_d": None, "model.d_hidden": [128, 128, 128], "training.epochs": 10}  # fmt: skip
+BASE = {"loss.mmd_lambda": 10, "loss.mmd_resonances": ["m_wp", "m_wm", "m_t", "m_tbar"], "training.n_critic": 1,
+        "loss.roth_lambda": 1.0e-3, "training.lr": 1.0e-3, "training.lr_d": None, "model.d_hidden": [128, 128, 128],
+        "training.epochs": 10}  # fmt: skip
 RUNS: dict[str, dict] = {
     "mmd10_ncritic1": {},
     "mmd10_ncritic1_roth0.1": {"loss.roth_lambda": 0.1},
