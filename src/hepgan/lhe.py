@@ -163,18 +163,15 @@ def pythia_read_count(path: str | Path, settings: Iterable[str] = ()) -> tuple[i
         (accepted, refused) event counts.
 
     Raises:
-        ModuleNotFoundError: pythia8mc is not installed.
+        MissingExtraError: pythia8mc is not installed.
         InputFileError: Pythia cannot initialise from the file.
     """
-    import pythia8mc
-
     from hepgan.exceptions import InputFileError
+    from hepgan.samples.chunks import init_pythia
 
-    py = pythia8mc.Pythia("", False)
-    for line in ("Beams:frameType = 4", f"Beams:LHEF = {path}", "Print:quiet = on", "Next:numberCount = 0",
-                 "PartonLevel:MPI = off", "HadronLevel:all = off", *settings):  # fmt: skip
-        py.readString(line)
-    if not py.init():
+    py = init_pythia(["Beams:frameType = 4", f"Beams:LHEF = {path}", "Print:quiet = on", "Next:numberCount = 0",
+                      "PartonLevel:MPI = off", "HadronLevel:all = off", *settings])  # fmt: skip
+    if py is None:
         raise InputFileError(f"{path}: Pythia 8 could not initialise from this LHE file")
     accepted = refused = 0
     while True:

@@ -27,6 +27,25 @@ def pythia_version() -> str:
         return "unknown"
 
 
+def init_pythia(lines: Sequence[str]) -> Any:
+    """A quiet ``pythia8mc.Pythia`` read with these settings lines and initialised; None if
+    ``init()`` fails (the caller names what it was given).
+
+    Raises:
+        MissingExtraError: pythia8mc is not installed.
+    """
+    try:
+        import pythia8mc
+    except ImportError as err:
+        from hepgan.exceptions import MissingExtraError
+
+        raise MissingExtraError("pythia8mc", "pythia") from err
+    py = pythia8mc.Pythia("", False)
+    for line in lines:
+        py.readString(line)
+    return py if py.init() else None
+
+
 def pythia_chunk_seed(seed: int, chunk: int, stream: int) -> int:
     """Pythia's ``Random:seed`` of one chunk, in [1, 900000000]; ``stream`` separates the sample kinds."""
     state = np.random.SeedSequence([seed, chunk, stream]).generate_state(1, dtype=np.uint32)[0]

@@ -40,8 +40,8 @@ import numpy as np
 import pandas as pd
 
 from hepgan.config import check, choice
-from hepgan.samples.chunks import chunk_list, chunk_path, default_cache_dir, pythia_chunk_seed, pythia_version, run_chunks
-from hepgan.exceptions import ConfigError, InputFileError, MissingExtraError
+from hepgan.samples.chunks import chunk_list, chunk_path, default_cache_dir, init_pythia, pythia_chunk_seed, pythia_version, run_chunks
+from hepgan.exceptions import ConfigError, InputFileError
 from hepgan.physics import derived_columns, wrap_phi
 
 __all__ = [
@@ -367,16 +367,10 @@ def generate_chunk(settings: GjetsSettings, seed: int, chunk: int, n_events: int
     Returns:
         (rows, stats): the selected events, and counts and sums over all generated events.
     """
-    try:
-        import pythia8mc
-    except ImportError as err:
-        raise MissingExtraError("pythia8mc", "pythia") from err
     t0 = time.perf_counter()
     pseed = chunk_seed(seed, chunk)
-    py = pythia8mc.Pythia("", False)
-    for s in settings.pythia_settings(pseed):
-        py.readString(s)
-    if not py.init():
+    py = init_pythia(settings.pythia_settings(pseed))
+    if py is None:
         raise ConfigError(f"Pythia failed to initialise with {settings.pythia_settings(pseed)}")
     rng = np.random.default_rng(np.random.SeedSequence([seed, chunk, 1]))
     events, weights, keep = [], [], []

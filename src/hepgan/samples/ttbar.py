@@ -42,8 +42,8 @@ import numpy as np
 import pandas as pd
 
 from hepgan.config import check, choice
-from hepgan.samples.chunks import chunk_list, chunk_path, default_cache_dir, pythia_chunk_seed, pythia_version, run_chunks
-from hepgan.exceptions import ConfigError, InputFileError, MissingExtraError
+from hepgan.samples.chunks import chunk_list, chunk_path, default_cache_dir, init_pythia, pythia_chunk_seed, pythia_version, run_chunks
+from hepgan.exceptions import ConfigError, InputFileError
 
 __all__ = [
     "TTBAR_PARTONS",
@@ -182,16 +182,10 @@ def generate_chunk(settings: TtbarSettings, seed: int, chunk: int, n_events: int
     """
     from hepgan.kinematics import event_table
 
-    try:
-        import pythia8mc
-    except ImportError as err:
-        raise MissingExtraError("pythia8mc", "pythia") from err
     t0 = time.perf_counter()
     pseed = chunk_seed(seed, chunk)
-    py = pythia8mc.Pythia("", False)
-    for s in settings.pythia_settings(pseed):
-        py.readString(s)
-    if not py.init():
+    py = init_pythia(settings.pythia_settings(pseed))
+    if py is None:
         raise ConfigError(f"Pythia failed to initialise with {settings.pythia_settings(pseed)}")
     p4s, ids, codes, weights = [], [], [], []
     n_failed = n_malformed = 0
