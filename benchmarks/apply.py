@@ -14,14 +14,13 @@ the speed does not depend on the weights) is applied to toy CR events in the gje
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import resource
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from train_loop import device_banner
 
 
 def main() -> None:
@@ -39,9 +38,7 @@ def main() -> None:
     from hepgan.methods.background_run import apply_model
     from hepgan.samples.toys import gjets_toy
 
-    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device)
-    name = torch.cuda.get_device_name() if device.startswith("cuda") else f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
-    print(f"device: {name}; torch {torch.__version__}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.1f}")
+    device = device_banner(args.device)
     train = gjets_toy(20_000, seed=1)
     sr = train[train.region == 1]
     c_cols = FEATURE_SETS["full"]

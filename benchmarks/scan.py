@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
-import platform
 import time
 
 import pandas as pd
 import torch
 
-from train_loop import D_HIDDEN, DROPOUT, G_HIDDEN, LATENT, N_C, N_X, synthetic
+from train_loop import D_HIDDEN, DROPOUT, G_HIDDEN, LATENT, N_C, N_X, device_banner, synthetic
 
 
 def main() -> None:
@@ -37,9 +35,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     from hepgan.methods.background import ConditionalGAN, fit_scan
 
-    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device)
-    name = torch.cuda.get_device_name() if device.startswith("cuda") else f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
-    print(f"device: {name}; torch {torch.__version__}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.1f}")
+    device = device_banner(args.device)
     grid = list(itertools.product([1e-3, 5e-4, 2e-4, 1e-4], [0.1, 0.15], [0, 1]))[: args.members]
     c, x = synthetic(args.events)
     cols_c, cols_x = [f"c{i}" for i in range(N_C)], [f"x{i}" for i in range(N_X)]

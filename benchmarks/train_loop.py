@@ -56,6 +56,15 @@ def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return c, x
 
 
+def device_banner(arg: str) -> str:
+    """Resolves --device (auto: cuda when available) and prints the device, torch threads and load."""
+    device = "cuda" if arg == "auto" and torch.cuda.is_available() else ("cpu" if arg == "auto" else arg)
+    name = torch.cuda.get_device_name(device) if device.startswith("cuda") else f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"device: {name}; torch {torch.__version__}, {torch.get_num_threads()} threads; load average {load:.1f}")
+    return device
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -215,10 +224,7 @@ def main() -> None:
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device))
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"device: {name}; torch {torch.__version__}, {torch.get_num_threads()} threads; load average {load:.1f}")
+    device = torch.device(device_banner(args.device))
     print(f"data: {args.events} events x {N_C + N_X} features, batch {args.batch}; G {N_C + LATENT}->{'x'.join(map(str, G_HIDDEN))}->{N_X}, D {N_C + N_X}->{'x'.join(map(str, D_HIDDEN))}->1")
     c, x = synthetic(args.events)
     steps_epoch = args.events // args.batch
