@@ -35,7 +35,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     from hepgan.io import write_table
     from hepgan.methods.background import FEATURE_SETS, X_OBJECT, ConditionalGAN
-    from hepgan.methods.background_run import apply_model
+    from hepgan.methods.background import apply_model
     from hepgan.samples.toys import gjets_toy
 
     device = device_banner(args.device)

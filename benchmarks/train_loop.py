@@ -185,7 +185,7 @@ def hepgan_loop(c: np.ndarray, x: np.ndarray, batch: int, epochs: int, device: s
     of the whole loop (all epochs, the first included).
     """
     from hepgan.methods.background import ConditionalGAN
-    from hepgan.training.loop import AdversarialTrainer
+    from hepgan.training.loop import Trainer
 
     cols_c, cols_x = [f"c{i}" for i in range(N_C)], [f"x{i}" for i in range(N_X)]
     cdf, xdf = pd.DataFrame(c, columns=cols_c), pd.DataFrame(x, columns=cols_x)
@@ -199,8 +199,7 @@ def hepgan_loop(c: np.ndarray, x: np.ndarray, batch: int, epochs: int, device: s
         metric_k=metric[1] if metric else 1, metric_events=metric[0] if metric else None, device=device, step=step, progress=False, seed=0,
     )
     task, data, settings = m._prepare(xdf, cdf, None, validation, None)  # what fit does before the loop
-    trainer = AdversarialTrainer(settings)
-    m.device_ = trainer.device
+    trainer = Trainer(settings)
     p0 = time.process_time()
     history = trainer.fit(task, data)
     cpu = time.process_time() - p0

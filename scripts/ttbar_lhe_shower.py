@@ -26,15 +26,16 @@ def main() -> int:
 
     from hepgan.kinematics import pt_balance
     from hepgan.lhe import pythia_read_count
-    from hepgan.methods.generation_run import generate_file
+    from hepgan.methods.generation import generate_file
 
     with tempfile.TemporaryDirectory() as tmp:
         lhe = Path(tmp) / "events.lhe"
         generate_file(args.model, args.events, lhe, seed=args.seed)
         accepted, failed = pythia_read_count(lhe)
-    from hepgan.methods.generation import EventGAN, _seed_from
+    from hepgan.estimator import seed_from
+    from hepgan.methods.generation import EventGAN
 
-    p4 = EventGAN.load(args.model).sample_p4(args.events, seed=_seed_from(args.seed, 0))  # generate_file's first batch
+    p4 = EventGAN.load(args.model).sample_p4(args.events, seed=seed_from(args.seed, 0))  # generate_file's first batch
     print(f"{args.model}: Pythia accepted {accepted} of {accepted + failed} LHE events; "
           f"mean |sum pT|/sum|pT| of these events {float(np.mean(pt_balance(p4))):.4f}")  # fmt: skip
     return 0

@@ -17,7 +17,9 @@ from hepgan.io import read_metadata, read_table, write_table
 from hepgan.methods.background import FEATURE_SETS, X_OBJECT, ConditionalGAN
 from hepgan.physics import derived_columns
 from hepgan.samples.toys import gjets_toy, sine_toy
-from hepgan.training.loop import AdversarialTrainer, TrainSettings
+from hepgan.training.loop import Trainer, TrainSettings
+from hepgan.training.record import Selection
+from hepgan.training.task import OptimizerSpec, Step
 
 C_FULL = FEATURE_SETS["full"]
 
@@ -56,8 +58,9 @@ def test_sample_shapes_ranges_and_discrete_rounding(fitted, toy):
 def test_history_and_best_epoch(fitted):
     h = fitted.history_
     assert h["epoch"] == [1, 2, 3]
-    assert len(h["metric_val"]) == 3 and len(h["metric_train"]) == 3
-    assert fitted.best_epoch_ == 1 + int(np.argmin(h["metric_val"]))
+    assert len(h["neg2lnL_val"]) == 3 and len(h["neg2lnL_train"]) == 3
+    assert fitted.best_epoch_ == 1 + int(np.argmin(h["neg2lnL_val"]))
+    assert h["selection"] == {"metric": "neg2lnL_val", "mode": "min", "label": "-2lnLambda"}
     assert h["lr"][-1] == pytest.approx(0.0, abs=1e-12)  # cosine decay reaches 0 at the end
 
 
@@ -91,52 +94,67 @@ def test_vanilla_gan_without_conditions(toy):
 class _ToyTask:
     """A minimal task for the loop: a linear g and d on 1-D data; validate returns scripted values."""
 
-    def __init__(self, scripted=None, stop_at=None):
+    def __init__(self, scripted=None, stop_at=None, optimizer="adam"):
         torch.manual_seed(0)
         self.networks = {"g": torch.nn.Linear(2, 1), "d": torch.nn.Linear(2, 1)}
         self.scripted, self.stop_at, self.snapshots = scripted, stop_at, {}
+        opt = OptimizerSpec(optimizer, 1e-3)
+        self.steps = [Step("d", "d", self.d_loss, self.noise, optimizer=opt), Step("g", "g", self.g_loss, self.noise, optimizer=opt)]
 
-    def d_loss(self, b, gen):
-        z = torch.randn(len(b["x"]), 1, generator=gen)
-        fake = self.networks["g"](torch.cat([b["c"], z], 1)).detach()
+    def noise(self, batch, gen):
+        return {"z": torch.randn(len(batch["toy"]["x"]), 1, generator=gen)}
+
+    def d_loss(self, batch, noise):
+        b = batch["toy"]
+        fake = self.networks["g"](torch.cat([b["c"], noise["z"]], 1)).detach()
         d = self.networks["d"]
-        return torch.nn.functional.softplus(-d(torch.cat([b["c"], b["x"]], 1))).mean() + torch.nn.functional.softplus(d(torch.cat([b["c"], fake], 1))).mean()
+        sp = torch.nn.functional.softplus
+        return sp(-d(torch.cat([b["c"], b["x"]], 1))).mean() + sp(d(torch.cat([b["c"], fake], 1))).mean(), {}
 
-    def g_loss(self, b, gen):
-        z = torch.randn(len(b["x"]), 1, generator=gen)
-        fake = self.networks["g"](torch.cat([b["c"], z], 1))
-        return torch.nn.functional.softplus(-self.networks["d"](torch.cat([b["c"], fake], 1))).mean()
+    def g_loss(self, batch, noise):
+        b = batch["toy"]
+        fake = self.networks["g"](torch.cat([b["c"], noise["z"]], 1))
+        return torch.nn.functional.softplus(-self.networks["d"](torch.cat([b["c"], fake], 1))).mean(), {}
 
     def validate(self, epoch):
         self.snapshots[epoch] = {k: v.clone() for k, v in self.networks["g"].state_dict().items()}
         if self.stop_at == epoch:
             signal.raise_signal(signal.SIGINT)
-        return {"metric_val": self.scripted[epoch - 1]} if self.scripted else {}
+        return {"score": self.scripted[epoch - 1]} if self.scripted else {}
 
 
 def _toy_data(n=256):
     g = torch.Generator().manual_seed(1)
     c = torch.rand(n, 1, generator=g)
-    return {"c": c, "x": c + 0.1 * torch.randn(n, 1, generator=g)}
+    return {"toy": {"c": c, "x": c + 0.1 * torch.randn(n, 1, generator=g)}}
 
 
 def test_loop_keeps_the_epoch_with_lowest_validation_metric():
     task = _ToyTask(scripted=[5.0, 3.0, 4.0, 3.5])
-    hist = AdversarialTrainer(TrainSettings(epochs=4, batch_size=64, optimizer="adam", progress=False)).fit(task, _toy_data())
+    settings = TrainSettings(epochs=4, batch_size=64, progress=False, selection=Selection("score", "min"))
+    hist = Trainer(settings).fit(task, _toy_data())
     assert hist["best_epoch"] == 2
     for k, v in task.networks["g"].state_dict().items():
         torch.testing.assert_close(v, task.snapshots[2][k], rtol=0, atol=0)
 
 
+def test_loop_keeps_the_epoch_with_highest_metric_when_higher_is_better():
+    task = _ToyTask(scripted=[5.0, 3.0, 6.0, 3.5])
+    hist = Trainer(TrainSettings(epochs=4, batch_size=64, progress=False, selection=Selection("score", "max"))).fit(task, _toy_data())
+    assert hist["best_epoch"] == 3 and hist["selection"]["mode"] == "max"
+    for k, v in task.networks["g"].state_dict().items():
+        torch.testing.assert_close(v, task.snapshots[3][k], rtol=0, atol=0)
+
+
 def test_loop_resume_after_signal_matches_uninterrupted(tmp_path):
-    settings = TrainSettings(epochs=5, batch_size=64, optimizer="lamb", checkpoint_every=0, progress=False)
-    ref = _ToyTask(scripted=[5, 4, 3, 2, 1])
-    h_ref = AdversarialTrainer(settings).fit(ref, _toy_data())
-    first = _ToyTask(scripted=[5, 4, 3, 2, 1], stop_at=2)
+    settings = TrainSettings(epochs=5, batch_size=64, checkpoint_every=0, progress=False, selection=Selection("score"))
+    ref = _ToyTask(scripted=[5, 4, 3, 2, 1], optimizer="lamb")
+    h_ref = Trainer(settings).fit(ref, _toy_data())
+    first = _ToyTask(scripted=[5, 4, 3, 2, 1], stop_at=2, optimizer="lamb")
     with pytest.raises(KeyboardInterrupt, match="stopped after epoch 2"):
-        AdversarialTrainer(settings).fit(first, _toy_data(), run_dir=tmp_path)
-    again = _ToyTask(scripted=[5, 4, 3, 2, 1])
-    h = AdversarialTrainer(settings).fit(again, _toy_data(), run_dir=tmp_path, resume=True)
+        Trainer(settings).fit(first, _toy_data(), run_dir=tmp_path)
+    again = _ToyTask(scripted=[5, 4, 3, 2, 1], optimizer="lamb")
+    h = Trainer(settings).fit(again, _toy_data(), run_dir=tmp_path, resume=True)
     assert h["loss_d"] == h_ref["loss_d"] and h["loss_g"] == h_ref["loss_g"]
     for name in ("g", "d"):
         for k, v in again.networks[name].state_dict().items():
@@ -164,6 +182,7 @@ def test_converges_on_sine_toy():
 
 def _write_config(tmp_path, data_path, **training):
     cfg = {
+        "method": "background",
         "data": {"train": str(data_path), "validation_fraction": 0.25, "test_fraction": 0.25},
         "model": {"g_hidden": [32, 32], "d_hidden": [32, 32], "latent_dim": 4, "n_quantiles": 100},
         "training": {"optimizer": "adam", "epochs": 2, "batch_size": 128, "seed": 1, **training},
@@ -184,7 +203,7 @@ def test_cli_train_then_apply(tmp_path, capsys):
     for name in ("config.yaml", "history.json", "model_best.safetensors", "model_last.safetensors", "summary.txt", "evaluation/roles.json", "evaluation/cr_gan.parquet"):
         assert (run / name).is_file(), name
     history = json.loads((run / "history.json").read_text())
-    assert history["metric_name"] == "-2lnLambda" and len(history["metric_val"]) == 2
+    assert history["selection"]["label"] == "-2lnLambda" and len(history["neg2lnL_val"]) == 2
 
     out = tmp_path / "cr_gan.parquet"
     assert main(["-q", "apply", str(run / "model_best.safetensors"), str(data), "--out", str(out), "--k", "2", "--chunk-size", "300"]) == 0

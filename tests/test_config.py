@@ -54,12 +54,12 @@ def test_exponent_floats_without_a_dot_are_numbers(text, value):
 
 
 def test_set_accepts_exponent_without_dot(tmp_path):
-    from hepgan.cli import _parse_overrides
+    from hepgan.cli import parse_overrides
     from hepgan.config import load_yaml
 
-    assert _parse_overrides(["training.lr=1e-4"]) == {"training.lr": 1e-4}
+    assert parse_overrides(["training.lr=1e-4"]) == {"training.lr": 1e-4}
     path = tmp_path / "c.yaml"
     path.write_text("training:\n  lr: 2e-4\n")
     assert load_yaml(path) == {"training": {"lr": 2e-4}}
     with pytest.raises(ConfigError, match=r"--set a=\[: the value is not valid YAML"):
-        _parse_overrides(["a=["])
+        parse_overrides(["a=["])

@@ -1,4 +1,8 @@
-"""The fast path (hepgan.training.fast): the functional step equals the plain step; the device metric equals numpy's."""
+"""The fast path (hepgan.training.fast) with the conditional GAN: functional optimizers, the fast step
+equals the plain step, resume on the fast path; the device metric equals numpy's.
+
+The engine's contract itself (eager = graph = scan for several step lists) is tested in test_training.py.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,17 @@ import pandas as pd
 import pytest
 import torch
 
-from hepgan.exceptions import ConfigError, HepganError
-from hepgan.methods.background import FEATURE_SETS, X_OBJECT, ConditionalGAN, _Task
+from hepgan.exceptions import ConfigError
+from hepgan.methods.background import FEATURE_SETS, X_OBJECT, ConditionalGAN, ConditionalGANTask
 from hepgan.metrics.likelihood import neg2_log_lambda, neg2_log_lambda_torch
 from hepgan.physics import derived_columns, derived_columns_torch
 from hepgan.preprocessing import TablePreprocessor
 from hepgan.samples.toys import gjets_toy
-from hepgan.training.fast import StepRunner, adversarial_step, module_gradients, supports_fast_path
+from hepgan.training.fast import StepRunner, functional_iteration, module_gradient
 from hepgan.training.functional import FunctionalOptimizer, schedule_factor
-from hepgan.training.loop import AdversarialTrainer, TrainSettings
-from hepgan.training.optim import _CosineFactor, make_optimizer
+from hepgan.training.loop import Trainer, TrainSettings
+from hepgan.training.optim import cosine_schedule, make_optimizer
+from hepgan.training.record import LogSums
 
 C_FULL = FEATURE_SETS["full"]
 
@@ -75,7 +80,7 @@ def test_functional_optimizer_rejects_what_it_does_not_implement():
 @pytest.mark.parametrize("warmup", [0, 3])
 def test_schedule_factor_equals_cosine_schedule(warmup):
     total = 17
-    ref = _CosineFactor(total, warmup)
+    ref = cosine_schedule(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0), total, warmup).lr_lambdas[0]
     steps = torch.arange(total + 3)
     got = schedule_factor(steps, "cosine", total, warmup)
     np.testing.assert_allclose(got.numpy(), [ref(int(t)) for t in steps], rtol=0, atol=1e-15)
@@ -101,45 +106,39 @@ def _model(**kw) -> ConditionalGAN:
 
 @pytest.mark.parametrize("optimizer", ["adam", "lamb", "sgd"])
 def test_fast_step_equals_plain_step(toy, optimizer):
-    """One step, same batch, same weights, same generator state: same losses and weights."""
+    """One iteration, same batch, same weights, same generator state: same losses and weights."""
     sr = toy[toy.region == 1].iloc[:300]
     m = _model(optimizer=optimizer, dropout=0.2)
     task, data, _ = m._prepare(sr[X_OBJECT], sr[C_FULL], sr.weight, None, None)
-    assert supports_fast_path(task)
-    b = {k: v[:64] for k, v in data.items()}
+    batch = {"sr": {k: v[:64] for k, v in data["sr"].tensors.items()}}
     copy = {k: {n: p.detach().clone() for n, p in net.state_dict().items()} for k, net in task.networks.items()}
 
     def run(fast: bool):
         for k, net in task.networks.items():
             net.load_state_dict(copy[k])
             net.train()
-        opts = {k: make_optimizer(optimizer, task.networks[k].parameters(), 2e-3) for k in ("d", "g")}
+        params = {k: list(net.parameters()) for k, net in task.networks.items()}
+        opts = {s.name: make_optimizer(optimizer, params[s.network], 2e-3) for s in task.steps}
         gen = torch.Generator().manual_seed(5)
+        sums = LogSums()
         with torch.random.fork_rng():
             torch.manual_seed(7)  # dropout masks
             if fast:
                 fo = {k: FunctionalOptimizer.from_torch(o) for k, o in opts.items()}
-                params = {k: list(task.networks[k].parameters()) for k in ("d", "g")}
-                state = {k: fo[k].init_state(params[k]) for k in ("d", "g")}
-                grad_d, grad_g = module_gradients(task)
-                lr = torch.tensor(2e-3, dtype=torch.float64)
-                nd = [task.noise_d(b, gen)]
-                ng = task.noise_g(b, gen)
-                ld, lg = adversarial_step(grad_d, grad_g, fo["d"], fo["g"], params["d"], params["g"], state["d"], state["g"], lr, lr, b, nd, ng)
+                state = {s.name: fo[s.name].init_state(params[s.network]) for s in task.steps}
+                lr = {s.name: torch.tensor(2e-3, dtype=torch.float64) for s in task.steps}
+                grads = {s.name: module_gradient(s) for s in task.steps}
+                functional_iteration(task.steps, grads, fo, params, state, lr, batch, lambda s: s.noise(batch, gen), sums)
             else:
-                opts["d"].zero_grad()
-                ld = task.d_loss(b, gen)
-                ld.backward()
-                opts["d"].step()
-                opts["g"].zero_grad()
-                lg = task.g_loss(b, gen)
-                lg.backward()
-                opts["g"].step()
-        return float(ld.detach()), float(lg.detach()), {k: {n: p.detach().clone() for n, p in net.state_dict().items()} for k, net in task.networks.items()}
+                Trainer._eager_iteration(task, batch, opts, params, gen, sums)
+        losses = sums.means(1)
+        return losses, {k: {n: p.detach().clone() for n, p in net.state_dict().items()} for k, net in task.networks.items()}
 
-    ld0, lg0, w0 = run(False)
-    ld1, lg1, w1 = run(True)
-    assert ld1 == pytest.approx(ld0, rel=1e-6) and lg1 == pytest.approx(lg0, rel=1e-6)
+    l0, w0 = run(False)
+    l1, w1 = run(True)
+    assert set(l0) == {"loss_d", "loss_g"}
+    for k in l0:
+        assert l1[k] == pytest.approx(l0[k], rel=1e-6)
     for k in w0:
         for n in w0[k]:
             assert not torch.equal(w0[k][n], copy[k][n])  # the step changed every tensor
@@ -158,9 +157,9 @@ def test_loop_fast_path_equals_plain_path(toy, optimizer, tmp_path):
     np.testing.assert_allclose(f["loss_d"], e["loss_d"], rtol=1e-5)
     np.testing.assert_allclose(f["loss_g"], e["loss_g"], rtol=1e-5)
     np.testing.assert_allclose(f["lr"], e["lr"], rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(f["metric_val"], e["metric_val"], rtol=1e-6)
-    for k, v in fits["eager"].last_state_.items():
-        torch.testing.assert_close(fits["graph"].last_state_[k], v, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(f["neg2lnL_val"], e["neg2lnL_val"], rtol=1e-6)
+    for k, v in fits["eager"].last_states_["generator"].items():
+        torch.testing.assert_close(fits["graph"].last_states_["generator"][k], v, rtol=1e-4, atol=1e-6)
 
 
 def test_fast_path_resume_continues_to_the_same_result(toy, tmp_path):
@@ -168,7 +167,7 @@ def test_fast_path_resume_continues_to_the_same_result(toy, tmp_path):
     sr = toy[toy.region == 1].iloc[:300]
     m = _model(optimizer="lamb", step="graph")
     task, data, settings = m._prepare(sr[X_OBJECT], sr[C_FULL], sr.weight, None, None)
-    ref = AdversarialTrainer(settings).fit(task, data)
+    ref = Trainer(settings).fit(task, data)
 
     m2 = _model(optimizer="lamb", step="graph")
     task2, data2, settings2 = m2._prepare(sr[X_OBJECT], sr[C_FULL], sr.weight, None, None)
@@ -183,23 +182,18 @@ def test_fast_path_resume_continues_to_the_same_result(toy, tmp_path):
 
     task2.validate = stop_after_two
     with pytest.raises(KeyboardInterrupt, match="stopped after epoch 2"):
-        AdversarialTrainer(settings2).fit(task2, data2, run_dir=tmp_path)
+        Trainer(settings2).fit(task2, data2, run_dir=tmp_path)
     m3 = _model(optimizer="lamb", step="graph")
     task3, data3, settings3 = m3._prepare(sr[X_OBJECT], sr[C_FULL], sr.weight, None, None)
-    h = AdversarialTrainer(settings3).fit(task3, data3, run_dir=tmp_path, resume=True)
+    h = Trainer(settings3).fit(task3, data3, run_dir=tmp_path, resume=True)
     assert h["loss_d"] == ref["loss_d"] and h["loss_g"] == ref["loss_g"] and h["lr"] == ref["lr"]
     for k, v in ref["last_networks"]["g"].items():
         torch.testing.assert_close(h["last_networks"]["g"][k], v, rtol=0, atol=0)
 
 
-def test_step_graph_needs_a_functional_task():
-    class Plain:
-        networks = {"g": torch.nn.Linear(2, 1), "d": torch.nn.Linear(2, 1)}
-
-    with pytest.raises(HepganError, match="step: graph needs"):
-        AdversarialTrainer(TrainSettings(step="graph", progress=False)).fit(Plain(), {"x": torch.zeros(8, 1)})
+def test_unknown_step_kind_is_a_config_error():
     with pytest.raises(ConfigError, match="step"):
-        AdversarialTrainer(TrainSettings(step="fast", progress=False)).fit(Plain(), {"x": torch.zeros(8, 1)})
+        Trainer(TrainSettings(step="fast", progress=False))
 
 
 def test_step_runner_without_cuda_runs_eagerly():
@@ -252,19 +246,21 @@ def test_per_epoch_metric_on_the_device_equals_numpy(toy):
     h = {}
     for backend in ("numpy", "torch"):
         h[backend] = _model(metric_backend=backend, epochs=2).fit(tr[X_OBJECT], tr[C_FULL], tr.weight, validation=(va[X_OBJECT], va[C_FULL], va.weight)).history_
-    for key in ("metric_val", "metric_train"):
+    for key in ("neg2lnL_val", "neg2lnL_train"):
         np.testing.assert_allclose(h["torch"][key], h["numpy"][key], rtol=1e-10)
     assert h["torch"]["loss_d"] == h["numpy"]["loss_d"]  # the metric does not touch training
 
 
-def test_task_noise_is_what_the_plain_losses_draw(toy):
-    """d_loss(b, gen) == d_loss_given(b, noise_d(b, gen)) for the same generator state (dropout off)."""
+def test_task_noise_holds_every_random_number_of_an_update(toy):
+    """The losses draw nothing: the same noise gives the same loss, other noise another (dropout off)."""
     sr = toy[toy.region == 1].iloc[:200]
     m = _model(dropout=0.0)
     task, data, _ = m._prepare(sr[X_OBJECT], sr[C_FULL], sr.weight, None, None)
-    assert isinstance(task, _Task)
-    b = {k: v[:50] for k, v in data.items()}
-    a = task.d_loss(b, torch.Generator().manual_seed(1))
-    noise = task.noise_d(b, torch.Generator().manual_seed(1))
-    assert torch.equal(a, task.d_loss_given(b, noise))
+    assert isinstance(task, ConditionalGANTask)
+    batch = {"sr": {k: v[:50] for k, v in data["sr"].tensors.items()}}
+    d_step = task.steps[0]
+    noise = d_step.noise(batch, torch.Generator().manual_seed(1))
+    assert torch.equal(d_step.loss(batch, noise)[0], d_step.loss(batch, noise)[0])
+    other = d_step.noise(batch, torch.Generator().manual_seed(2))
+    assert not torch.equal(d_step.loss(batch, noise)[0], d_step.loss(batch, other)[0])
     assert noise["l_real"].min() >= 1 - m.label_noise and noise["l_fake"].max() <= m.label_noise

@@ -17,7 +17,7 @@ from hepgan.io import read_metadata, read_table
 from hepgan.kinematics import event_table, invariant_mass, on_shell, pt_balance, table_to_momenta
 from hepgan.lhe import read_lhe_events, write_lhe_ttbar
 from hepgan.losses import discriminator_bce, mmd2
-from hepgan.methods.generation import TTBAR_MASSES, EventGAN, _Task, peak_width
+from hepgan.methods.generation import TTBAR_MASSES, EventGAN, EventGANTask, peak_width
 from hepgan.samples.ttbar import TTBAR_PARTONS, TTBAR_RESONANCES
 
 DTYPE = torch.float64
@@ -152,10 +152,12 @@ def test_event_gan_discriminator_loss_is_bce_plus_roth_by_hand():
     p4 = on_shell(p3, model.masses).reshape(64, -1)
     model.p4_mean_, model.p4_std_ = p4.mean(0), p4.std(0)
     model._buffers(torch.device("cpu"))
-    g, d = model._networks()
-    task = _Task(model, g, d, None)
+    nets = model._build_networks()
+    g, d = nets["g"], nets["d"]
+    task = EventGANTask(model, g, d, None)
     x_real = torch.as_tensor((p4 - model.p4_mean_) / model.p4_std_, dtype=torch.float32)
-    loss = task.d_loss({"x4": x_real}, torch.Generator().manual_seed(9))
+    batch = {"train": {"x4": x_real}}
+    loss, logs = task.d_loss(batch, task.d_noise(batch, torch.Generator().manual_seed(9)))
 
     # by hand: the same noise, BCE with hard labels, and per-event input gradients of the logit
     z = torch.randn(64, model.latent_dim, generator=torch.Generator().manual_seed(9))
@@ -174,6 +176,7 @@ def test_event_gan_discriminator_loss_is_bce_plus_roth_by_hand():
 
     expected = discriminator_bce(d(x_real), d(x_fake), eps=0.0) + 0.37 * (omega(x_real, True) + omega(x_fake, False))
     torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(logs["roth_train"], omega(x_real, True) + omega(x_fake, False), rtol=1e-5, atol=1e-6)
     loss.backward()  # the regulariser trains the discriminator
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in d.parameters())
 
@@ -204,7 +207,7 @@ def test_fit_save_load_reproduces_samples_and_rejects_foreign_files(tmp_path):
     w = np.random.default_rng(1).uniform(0.5, 1.5, 512)
     model = _tiny_model(epochs=2).fit(p3, w=w, validation=(_random_events(128, 7), None))
     h = model.history_
-    assert len(h["loss_d"]) == 2 and len(h["metric_val"]) == 2 and len(h["mmd_train"]) == 2 and "roth_train" in h
+    assert len(h["loss_d"]) == 2 and len(h["w1_val"]) == 2 and len(h["mmd_train"]) == 2 and "roth_train" in h
     assert model.best_epoch_ in (1, 2)
     path = model.save(tmp_path / "m.safetensors")
     again = EventGAN.load(path)
@@ -262,7 +265,7 @@ def test_lhe_file_is_well_formed_and_conserves_energy_and_pz(tmp_path):
 @pytest.mark.pythia
 def test_pythia_showers_the_lhe_of_a_momentum_conserving_model(tmp_path, caplog):
     pytest.importorskip("pythia8mc")
-    from hepgan.methods.generation_run import generate_file
+    from hepgan.methods.generation import generate_file
 
     path = _tiny_model(pt_balance="exact").fit(_random_events(256, 3)).save(tmp_path / "m.safetensors")
     generate_file(path, 40, tmp_path / "e.lhe", seed=1)
@@ -350,7 +353,7 @@ def test_cli_train_generate_parquet_and_lhe(tmp_path, ttbar_file, capsys):
 
     # with a baseline run overlaid: its widths appear in the summary and the figures (the HTML report is
     # tested above; `hepgan report RUN --baseline OTHER` runs the same function and then write_report)
-    from hepgan.methods.generation_run import write_evaluation
+    from hepgan.methods.generation import write_evaluation
 
     s = write_evaluation(run, baseline=run, report=False, figures=False)
     assert s["baseline"]["resonances"]["m_wp"]["width_ratio"] == s["resonances"]["m_wp"]["width_ratio"]

@@ -44,11 +44,11 @@ def test_training_curves(tmp_path):
         "epoch": e,
         "loss_d": [1.3 - 0.01 * i for i in e],
         "loss_g": [0.7 + 0.01 * i for i in e],
-        "metric_train": [100 - i for i in e],
-        "metric_val": [101 - i + 0.1 * i**1.5 for i in e],
+        "neg2lnL_train": [100 - i for i in e],
+        "neg2lnL_val": [101 - i + 0.1 * i**1.5 for i in e],
         "lr": [1e-3 * (1 + np.cos(np.pi * i / 20)) / 2 for i in e],
         "best_epoch": 9,
-        "metric_name": "-2lnLambda",
+        "selection": {"metric": "neg2lnL_val", "mode": "min", "label": "-2lnLambda"},
     }
     assert _is_png(plots.training_curves(hist, tmp_path / "t.png"))
     assert _is_png(plots.training_curves({"loss_d": [1.0, 0.9]}, tmp_path / "t2.png"))

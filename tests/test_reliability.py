@@ -31,6 +31,7 @@ MODEL_CFG = {"g_hidden": [16, 16], "d_hidden": [16, 16], "latent_dim": 4, "n_qua
 
 def _config(path: Path, data: Path, **sections) -> Path:
     cfg = {
+        "method": "background",
         "data": {"train": str(data), "validation_fraction": 0.25, "test_fraction": 0.25},
         "model": dict(MODEL_CFG),
         "training": {"optimizer": "adam", "epochs": 1, "batch_size": 64, "seed": 1},
@@ -422,5 +423,5 @@ def test_sigkill_mid_training_then_resume_matches_uninterrupted(work, tmp_path):
             np.testing.assert_array_equal(a[k], b[k], err_msg=f"{name}:{k} (killed after epoch {killed_at})")
     h_ref = json.loads((ref / "history.json").read_text())
     h_run = json.loads((run / "history.json").read_text())
-    for key in ("epoch", "loss_d", "loss_g", "lr", "metric_train", "metric_val", "best_epoch"):
+    for key in ("epoch", "loss_d", "loss_g", "lr", "neg2lnL_train", "neg2lnL_val", "best_epoch"):
         assert h_ref[key] == h_run[key], key

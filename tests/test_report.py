@@ -54,8 +54,9 @@ def run_dir(tmp_path, rng):
     }
     (ev / "roles.json").write_text(json.dumps(roles))
     e = list(range(10))
-    hist = {"epoch": e, "loss_d": [1.0] * 10, "loss_g": [0.8] * 10, "metric_train": [50 - i for i in e],
-            "metric_val": [52 - i for i in e], "lr": [1e-3] * 10, "best_epoch": 9, "metric_name": "-2lnLambda"}
+    hist = {"epoch": e, "loss_d": [1.0] * 10, "loss_g": [0.8] * 10, "neg2lnL_train": [50 - i for i in e],
+            "neg2lnL_val": [52 - i for i in e], "lr": [1e-3] * 10, "best_epoch": 9,
+            "selection": {"metric": "neg2lnL_val", "mode": "min", "label": "-2lnLambda"}}
     (tmp_path / "history.json").write_text(json.dumps(hist))
     (tmp_path / "config.yaml").write_text("seed: 1\nlatent_dim: 32\n")
     return tmp_path
@@ -82,7 +83,7 @@ def test_write_report(run_dir):
 def test_report_of_an_unevaluated_run_and_cli(tmp_path):
     assert main(["report", str(tmp_path)]) == 2  # not a run folder
     assert not (tmp_path / "report.html").exists() and not (tmp_path / "figures").exists()
-    (tmp_path / "config.yaml").write_text("data: {}\n")  # a run stopped before its evaluation
+    (tmp_path / "config.yaml").write_text("method: background\ndata: {}\n")  # a run stopped before its evaluation
     assert main(["report", str(tmp_path)]) == 0
     assert "No evaluation" in (tmp_path / "report.html").read_text()
     assert main(["report", str(tmp_path / "nope")]) == 2

@@ -14,7 +14,7 @@ from hepgan.cli import main
 from hepgan.exceptions import ConfigError
 from hepgan.io import write_table
 from hepgan.methods.background import FEATURE_SETS, X_OBJECT, ConditionalGAN, fit_scan
-from hepgan.methods.background_scan import load_scan_config
+from hepgan.methods.background.scan import load_scan_config
 from hepgan.samples.toys import gjets_toy
 from hepgan.training.scan import scan_groups
 
@@ -55,11 +55,11 @@ def test_scan_equals_separate_trainings(toy, optimizer):
         for key in ("loss_d", "loss_g"):
             np.testing.assert_allclose(b.history_[key], a.history_[key], rtol=1e-5)
         np.testing.assert_allclose(b.history_["lr"], a.history_["lr"], rtol=1e-12)
-        for key in ("metric_val", "metric_train") if val is not None else ():
+        for key in ("neg2lnL_val", "neg2lnL_train") if val is not None else ():
             np.testing.assert_allclose(b.history_[key], a.history_[key], rtol=1e-6)
         assert b.best_epoch_ == a.best_epoch_
-        for k, v in a.last_state_.items():
-            torch.testing.assert_close(b.last_state_[k], v, rtol=1e-5, atol=1e-6)
+        for k, v in a.last_states_["generator"].items():
+            torch.testing.assert_close(b.last_states_["generator"][k], v, rtol=1e-5, atol=1e-6)
         c = va[C_FULL].iloc[:50]
         pd.testing.assert_frame_equal(b.sample(c, seed=4), a.sample(c, seed=4), rtol=1e-4, atol=1e-4)
 
@@ -85,6 +85,7 @@ def test_scan_with_dropout_trains_every_member(toy):
 
 def _scan_config(tmp_path, data_path, scan, **training):
     cfg = {
+        "method": "background",
         "data": {"train": str(data_path), "validation_fraction": 0.25, "test_fraction": 0.25},
         "model": {"g_hidden": [32, 32], "d_hidden": [32, 32], "latent_dim": 4, "n_quantiles": 100},
         "training": {"optimizer": "adam", "epochs": 2, "batch_size": 128, "seed": 1, **training},
@@ -121,7 +122,7 @@ def test_scan_config_grid_and_overrides(tmp_path):
     assert all(m.training.epochs == 5 for m in scan.members)
     with pytest.raises(ConfigError, match="is scanned"):
         load_scan_config(path, {"training.lr": 0.1})
-    (tmp_path / "plain.yaml").write_text(yaml.safe_dump({"training": {"lr": 0.1}}))
+    (tmp_path / "plain.yaml").write_text(yaml.safe_dump({"method": "background", "training": {"lr": 0.1}}))
     with pytest.raises(ConfigError, match="no 'scan' section"):
         load_scan_config(tmp_path / "plain.yaml")
 
@@ -133,14 +134,14 @@ def test_cli_scan_writes_the_table_and_names_the_best(tmp_path, capsys):
     run = tmp_path / "scan"
     assert main(["-q", "scan", str(path), "--run-dir", str(run)]) == 0
     out = capsys.readouterr().out
-    assert "best: member" in out and "metric_val" in out
+    assert "best: member" in out and "neg2lnL_val" in out
     result = json.loads((run / "scan_results.json").read_text())
     rows = result["rows"]
     assert len(rows) == 4 and {r["training.lr"] for r in rows} == {1e-3, 3e-4}
-    best = min(rows, key=lambda r: r["metric_val"])
+    best = min(rows, key=lambda r: r["neg2lnL_val"])
     assert result["best_member"] == best["member"] and f"best: member {best['member']} " in out
     for r, h in zip(rows, result["histories"]):
-        assert r["metric_val"] == min(h["metric_val"]) and r["best_epoch"] == 1 + int(np.argmin(h["metric_val"]))
+        assert r["neg2lnL_val"] == min(h["neg2lnL_val"]) and r["best_epoch"] == 1 + int(np.argmin(h["neg2lnL_val"]))
     assert len(pd.read_csv(run / "scan_results.csv")) == 4
     best_cfg = yaml.safe_load((run / "best" / "config.yaml").read_text())
     assert best_cfg["training"]["lr"] == best["training.lr"] and "scan" not in best_cfg

@@ -22,7 +22,10 @@ __all__ = [
     "discriminator_bce",
     "noisy_labels",
     "generator_bce",
+    "input_gradient",
     "wgan_gp_penalty",
+    "wasserstein_critic",
+    "wasserstein_generator",
     "roth_regularizer",
     "roth_penalty",
     "mmd2",
@@ -150,11 +153,78 @@ def generator_bce(logit_fake: Tensor, w: Tensor | None = None) -> Tensor:
     return _mean(F.softplus(-logit_fake), w)
 
 
+def wasserstein_critic(score_real: Tensor, score_fake: Tensor, w_real: Tensor | None = None, w_fake: Tensor | None = None) -> Tensor:
+    r"""The critic loss of a Wasserstein GAN (Arjovsky et al., arXiv:1701.07875).
+
+    .. math:: L_f = \mathbb{E}_\text{gen}[f(x)] - \mathbb{E}_\text{real}[f(x)],
+
+    minimised by the critic :math:`f` (unbounded scores, no sigmoid); with the gradient penalty
+    (:func:`wgan_gp_penalty`) this is WGAN-GP.
+
+    Arguments:
+        score_real: The critic's scores of real events, shape (N,).
+        score_fake: The critic's scores of generated events, shape (M,).
+        w_real: The weights of real events, shape (N,) (None: unit weights).
+        w_fake: The weights of generated events, shape (M,) (None: unit weights).
+
+    Returns:
+        The loss, a scalar.
+
+    Example:
+        >>> wasserstein_critic(torch.tensor([1.0, 3.0]), torch.tensor([0.5]))
+        tensor(-1.5000)
+    """
+    return _mean(score_fake, w_fake) - _mean(score_real, w_real)
+
+
+def wasserstein_generator(score_fake: Tensor, w: Tensor | None = None) -> Tensor:
+    r"""The generator loss of a Wasserstein GAN: :math:`-\mathbb{E}_\text{gen}[f(x)]`.
+
+    Arguments:
+        score_fake: The critic's scores of generated events, shape (N,).
+        w: The event weights, shape (N,) (None: unit weights).
+
+    Returns:
+        The loss, a scalar.
+    """
+    return -_mean(score_fake, w)
+
+
+def input_gradient(f: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
+    r"""The values :math:`f(x)` and the gradient :math:`\nabla_x \sum_i f(x)_i`, differentiable in f's parameters.
+
+    For a network acting event by event (no batch statistics), row i of the gradient is
+    :math:`\nabla_{x_i} f(x_i)`. Built on :func:`torch.func.vjp`, so it works the same in a
+    plain autograd step (the result back-propagates into f's parameters, like
+    ``torch.autograd.grad(..., create_graph=True)``), inside the fast step and inside
+    :func:`torch.func.vmap` / :func:`torch.func.grad` (vectorised scans), where
+    :func:`torch.autograd.grad` cannot be used. ``x`` is treated as a constant input.
+
+    Arguments:
+        f: The function, (N, ...) -> (N,).
+        x: The inputs, shape (N, ...).
+
+    Returns:
+        f(x), shape (N,), and the gradient, shape of x.
+
+    Example:
+        >>> x = torch.tensor([[1.0, 2.0], [3.0, -1.0]])
+        >>> y, g = input_gradient(lambda v: v.square().sum(1), x)
+        >>> g
+        tensor([[ 2.,  4.],
+                [ 6., -2.]])
+    """
+    y, pullback = torch.func.vjp(f, x.detach())
+    (grad,) = pullback(torch.ones_like(y))
+    return y, grad
+
+
 def wgan_gp_penalty(
     critic: Callable[[Tensor, Tensor], Tensor],
     c: Tensor,
     x_real: Tensor,
     x_fake: Tensor,
+    alpha: Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> Tensor:
     r"""Gradient penalty of WGAN-GP (Gulrajani et al., arXiv:1704.00028).
@@ -164,25 +234,28 @@ def wgan_gp_penalty(
         \qquad \hat{x} = \alpha x_\text{real} + (1 - \alpha) x_\text{fake},
         \quad \alpha \sim U[0, 1] \text{ per event.}
 
-    The gradient is taken with respect to ``x`` only, the conditions held fixed.
-    The interpolates are detached from the generator (the penalty trains the critic)
-    and the graph is kept (``create_graph``) so that the penalty can be
-    back-propagated into the critic. The caller multiplies by :math:`\lambda`
-    (10 in the paper).
+    The gradient is taken with respect to ``x`` only, the conditions held fixed, with
+    :func:`input_gradient` (so the penalty trains the critic in every training path,
+    vectorised scans included). The interpolates are detached from the generator. The
+    caller multiplies by :math:`\lambda` (10 in the paper).
 
     Arguments:
         critic: The critic :math:`f(c, x)`, returning shape (N,) or (N, 1).
         c: The conditions, shape (N, C).
         x_real: The real events, shape (N, X).
         x_fake: The generated events, shape (N, X).
-        generator: The random number generator of :math:`\alpha` (None: torch's global one).
+        alpha: The interpolation weights, shape (N, 1), drawn beforehand (training steps draw
+            all their noise first); None draws them here from ``generator``.
+        generator: The random number generator of :math:`\alpha` when it is not given
+            (None: torch's global one).
 
     Returns:
         The penalty, a scalar.
     """
-    alpha = _uniform(x_real[:, :1], generator)
-    x_hat = (alpha * x_real.detach() + (1 - alpha) * x_fake.detach()).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(c, x_hat).sum(), x_hat, create_graph=True)
+    if alpha is None:
+        alpha = _uniform(x_real[:, :1], generator)
+    x_hat = alpha * x_real.detach() + (1 - alpha) * x_fake.detach()
+    _, grad = input_gradient(lambda v: critic(c, v).reshape(len(v)), x_hat)
     norm = torch.linalg.vector_norm(grad.flatten(1), dim=1)
     return (norm - 1).square().mean()
 
@@ -208,8 +281,8 @@ def roth_regularizer(
     :math:`\gamma / 2` for :math:`\lambda`). :math:`(1 - D)^2` and :math:`D^2` are
     computed as :math:`\sigma(-\phi)^2` and :math:`\sigma(\phi)^2`.
 
-    The gradients must come from :func:`torch.autograd.grad` with
-    ``create_graph=True`` for :math:`\Omega` to train the discriminator;
+    The gradients must be differentiable in the discriminator's parameters
+    (:func:`input_gradient`) for :math:`\Omega` to train the discriminator;
     :func:`roth_penalty` does this for you.
 
     Arguments:
@@ -241,8 +314,8 @@ def roth_penalty(
 ) -> tuple[Tensor, Tensor, Tensor]:
     r"""Roth et al. regulariser :math:`\Omega` (see :func:`roth_regularizer`) from a discriminator.
 
-    Evaluates the discriminator once on each class with input gradients enabled
-    (on detached copies of ``x``: the regulariser trains the discriminator only)
+    Evaluates the discriminator once on each class with :func:`input_gradient` (``x`` held
+    constant: the regulariser trains the discriminator only; vectorised scans included)
     and returns the logits too, so that the discriminator loss can reuse them.
 
     Arguments:
@@ -258,13 +331,8 @@ def roth_penalty(
         The regulariser :math:`\Omega` (a scalar), the logits of real events (N,)
         and the logits of generated events (M,).
     """
-    x_real = x_real.detach().requires_grad_(True)
-    x_fake = x_fake.detach().requires_grad_(True)
-    logit_real = discriminator(c_real, x_real)
-    logit_fake = discriminator(c_fake, x_fake)
-    grad_real, grad_fake = torch.autograd.grad(
-        (logit_real.sum(), logit_fake.sum()), (x_real, x_fake), create_graph=True
-    )
+    logit_real, grad_real = input_gradient(lambda v: discriminator(c_real, v), x_real)
+    logit_fake, grad_fake = input_gradient(lambda v: discriminator(c_fake, v), x_fake)
     omega = roth_regularizer(logit_real, logit_fake, grad_real, grad_fake, w_real, w_fake)
     return omega, logit_real, logit_fake
 

@@ -22,6 +22,11 @@ import numpy as np  # noqa: E402
 from hepgan.io import atomic_path  # noqa: E402
 
 __all__ = [
+    "COLORS",
+    "style",
+    "save_figure",
+    "bin_edges",
+    "histogram",
     "histogram_ratio",
     "pt_comparison",
     "corner_plot",
@@ -29,19 +34,22 @@ __all__ = [
     "training_curves",
 ]
 
-_COLORS = ["black", "tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple"]
+#: One colour per role, in the order of the samples a figure draws (reference first).
+COLORS = ["black", "tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple"]
 Sample = tuple  # (values (N,), weights (N,) or None)
 
 
 @contextlib.contextmanager
-def _style() -> Iterator[None]:
+def style() -> Iterator[None]:
+    """The figures' matplotlib style (mplhep's CMS style) for the block."""
     import mplhep
 
     with plt.style.context(mplhep.style.CMS), plt.rc_context({"figure.max_open_warning": 0}):
         yield
 
 
-def _save(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path) -> Path:
+    """Writes a figure as PNG atomically and closes it; returns the path."""
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=80, bbox_inches="tight")
@@ -53,7 +61,8 @@ def _w(values, weights) -> np.ndarray:
     return np.ones(len(values)) if weights is None else np.asarray(weights, dtype=np.float64)
 
 
-def _edges(arrays: Sequence[np.ndarray], bins: int, quantiles=(0.005, 0.995)) -> np.ndarray:
+def bin_edges(arrays: Sequence[np.ndarray], bins: int, quantiles=(0.005, 0.995)) -> np.ndarray:
+    """Common bin edges for several samples: one bin per value when discrete, else between pooled quantiles."""
     pooled = np.concatenate([np.asarray(a, dtype=np.float64) for a in arrays])
     uniq = np.unique(pooled)
     if len(uniq) <= bins:  # discrete: one bin per value
@@ -67,7 +76,8 @@ def _edges(arrays: Sequence[np.ndarray], bins: int, quantiles=(0.005, 0.995)) ->
     return np.linspace(lo, hi, bins + 1)
 
 
-def _hist(values, weights, edges, density: bool):
+def histogram(values, weights, edges, density: bool):
+    """Weighted counts and their errors sqrt(sum w^2) per bin (divided by total weight x width when ``density``)."""
     w = _w(values, weights)
     h, _ = np.histogram(values, bins=edges, weights=w)
     e = np.sqrt(np.histogram(values, bins=edges, weights=w**2)[0])
@@ -99,17 +109,17 @@ def histogram_ratio(
         The path written.
     """
     labels = list(samples)
-    edges = _edges([np.asarray(samples[k][0]) for k in labels], bins)
+    edges = bin_edges([np.asarray(samples[k][0]) for k in labels], bins)
     centres = (edges[1:] + edges[:-1]) / 2
-    with _style():
+    with style():
         fig, (ax, rax) = plt.subplots(
             2, 1, figsize=(8, 8), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05}
         )
         ref_h, ref_e = None, None
         for k, label in enumerate(labels):
             values, weights = samples[label]
-            h, e = _hist(np.asarray(values), weights, edges, density)
-            color = _COLORS[k % len(_COLORS)]
+            h, e = histogram(np.asarray(values), weights, edges, density)
+            color = COLORS[k % len(COLORS)]
             ax.stairs(h, edges, color=color, label=label, linewidth=1.8)
             ax.errorbar(centres, h, yerr=e, fmt="none", color=color, linewidth=1)
             if k == 0:
@@ -129,7 +139,7 @@ def histogram_ratio(
         ax.legend(fontsize=14)
         if title:
             ax.set_title(title, fontsize=14)
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 def pt_comparison(
@@ -185,8 +195,8 @@ def corner_plot(
     tst = np.asarray(test[list(columns)] if hasattr(test, "columns") else test, dtype=np.float64)
     wr, wt = _w(ref, w_reference), _w(tst, w_test)
     dim = len(columns)
-    edges = [_edges([ref[:, k], tst[:, k]], bins) for k in range(dim)]
-    with _style():
+    edges = [bin_edges([ref[:, k], tst[:, k]], bins) for k in range(dim)]
+    with style():
         fig, axes = plt.subplots(dim, dim, figsize=(3.2 * dim, 3.2 * dim), squeeze=False)
         for i in range(dim):
             for j in range(dim):
@@ -196,8 +206,8 @@ def corner_plot(
                     continue
                 if i == j:
                     for k, (x, w) in enumerate(((ref, wr), (tst, wt))):
-                        h, _ = _hist(x[:, i], w, edges[i], density=True)
-                        ax.stairs(h, edges[i], color=_COLORS[k + 1], linewidth=1.5, label=labels[k])
+                        h, _ = histogram(x[:, i], w, edges[i], density=True)
+                        ax.stairs(h, edges[i], color=COLORS[k + 1], linewidth=1.5, label=labels[k])
                     ax.set_yticks([])
                 else:
                     for k, (x, w) in enumerate(((ref, wr), (tst, wt))):
@@ -207,7 +217,7 @@ def corner_plot(
                         if len(levels) >= 1 and min(h.shape) >= 2:  # a constant column has one bin
                             cj = (edges[j][1:] + edges[j][:-1]) / 2
                             ci = (edges[i][1:] + edges[i][:-1]) / 2
-                            ax.contour(cj, ci, h.T, levels=levels, colors=_COLORS[k + 1], linewidths=1.2)
+                            ax.contour(cj, ci, h.T, levels=levels, colors=COLORS[k + 1], linewidths=1.2)
                 if i == dim - 1:
                     ax.set_xlabel(columns[j], fontsize=14)
                 else:
@@ -221,7 +231,7 @@ def corner_plot(
         fig.suptitle(
             f"contours: {', '.join(f'{f:.0%}' for f in fractions)} of events", fontsize=14, y=1.0
         )
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 def correlation_matrices(
@@ -240,7 +250,7 @@ def correlation_matrices(
     """
     dim = len(columns)
     size = max(6.0, 0.6 * dim + 3)
-    with _style():
+    with style():
         fig, axes = plt.subplots(1, len(matrices), figsize=(size * len(matrices), size), squeeze=False)
         for ax, m, title in zip(axes[0], matrices, titles):
             im = ax.imshow(np.asarray(m), vmin=0, vmax=1, cmap="viridis")
@@ -255,24 +265,30 @@ def correlation_matrices(
                                 color="white" if v < 0.6 else "black")
             ax.set_title(title, fontsize=14)
         fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label="distance correlation")
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 def training_curves(history: Mapping[str, Sequence[float]], path: str | Path) -> Path:
     """Losses, the validation metric (train and validation, best epoch marked) and the learning rate (Figs. 2-3).
 
     Args:
-        history: the run's ``history.json``: epoch, loss_d, loss_g, metric_train, metric_val, lr,
-            best_epoch, metric_name; missing entries are skipped.
+        history: the run's ``history.json``: epoch, ``loss_<step>`` per step, lr, best_epoch and
+            ``selection`` (the selecting metric's history key, e.g. ``neg2lnL_val``, and its label);
+            the metric panel shows that key and its ``_train`` twin; missing entries are skipped.
         path: PNG to write.
 
     Returns:
         The path written.
     """
+    sel = history.get("selection") or {}
+    val_key = sel.get("metric")
+    train_key = val_key[: -len("_val")] + "_train" if val_key and val_key.endswith("_val") else None
+    name = sel.get("label") or val_key or "metric"
+    loss_keys = [k for k in history if k.startswith("loss_") and history.get(k)]
     panels = []
-    if history.get("loss_d") or history.get("loss_g"):
+    if loss_keys:
         panels.append("loss")
-    if history.get("metric_train") or history.get("metric_val"):
+    if val_key and history.get(val_key):
         panels.append("metric")
     if history.get("lr"):
         panels.append("lr")
@@ -280,24 +296,23 @@ def training_curves(history: Mapping[str, Sequence[float]], path: str | Path) ->
     n_ep = max((len(v) for v in history.values() if isinstance(v, (list, tuple))), default=0)
     epoch = list(history.get("epoch") or range(n_ep))
     best = history.get("best_epoch")
-    name = history.get("metric_name", "-2lnLambda")
-    with _style():
+    step_labels = {"loss_d": "discriminator", "loss_g": "generator"}
+    with style():
         fig, axes = plt.subplots(len(panels), 1, figsize=(9, 3.5 * len(panels)), sharex=True, squeeze=False)
         for ax, panel in zip(axes[:, 0], panels):
             if panel == "loss":
-                for key, label in (("loss_d", "discriminator"), ("loss_g", "generator")):
-                    if history.get(key):
-                        ax.plot(epoch[: len(history[key])], history[key], label=label)
+                for key in loss_keys:
+                    ax.plot(epoch[: len(history[key])], history[key], label=step_labels.get(key, key[len("loss_") :]))
                 ax.set_ylabel("loss", fontsize=14)
             elif panel == "metric":
-                for key, label in (("metric_train", "train"), ("metric_val", "validation")):
-                    if history.get(key):
+                for key, label in ((train_key, "train"), (val_key, "validation")):
+                    if key and history.get(key):
                         ax.plot(epoch[: len(history[key])], history[key], label=label)
-                if best is not None and history.get("metric_val"):
+                if best is not None:
                     idx = epoch.index(best) if best in epoch else None
-                    val = history["metric_val"][idx] if idx is not None and idx < len(history["metric_val"]) else None
+                    val = history[val_key][idx] if idx is not None and idx < len(history[val_key]) else None
                     ax.axvline(best, color="grey", linestyle="--",
-                               label=f"best epoch {best}" + (f" ({val:.1f})" if val is not None else ""))
+                               label=f"best epoch {best}" + (f" ({val:.4g})" if val is not None else ""))  # fmt: skip
                 ax.set_ylabel(name, fontsize=14)
             else:
                 ax.plot(epoch[: len(history["lr"])], history["lr"], color="tab:green")
@@ -306,4 +321,4 @@ def training_curves(history: Mapping[str, Sequence[float]], path: str | Path) ->
                 ax.legend(fontsize=12)
             ax.tick_params(labelsize=12)
         axes[-1, 0].set_xlabel("epoch", fontsize=14)
-        return _save(fig, path)
+        return save_figure(fig, path)

@@ -9,7 +9,7 @@ embedded as base64 PNG, self-contained) and ``metrics.json``.
 Run-folder contract (every part may be absent; what exists is rendered)::
 
     RUN_DIR/config.yaml                 the resolved run config (shown as text)
-    RUN_DIR/history.json                epoch, loss_d, loss_g, metric_train, metric_val, lr, best_epoch, metric_name
+    RUN_DIR/history.json                epoch, loss_<step>, lr, the metrics, best_epoch, selection
     RUN_DIR/evaluation/roles.json       x_columns, c_columns, observables, weight, comparisons
     RUN_DIR/evaluation/*.parquet        the event tables the comparisons name
     RUN_DIR/evaluation/sections.json    a method's own sections (title, text, table, figures)
@@ -60,7 +60,7 @@ from hepgan.metrics import (
     reference_auc,
 )
 
-__all__ = ["evaluate_samples", "evaluation_figures", "write_report", "metrics_table"]
+__all__ = ["evaluate_samples", "evaluation_figures", "write_report", "metrics_table", "jsonable"]
 
 _NULL_ABS_Z_MEAN = math.sqrt(2 / math.pi)
 _NULL_ABS_Z_SD = math.sqrt(1 - 2 / math.pi)
@@ -413,15 +413,16 @@ def _read_json(path: Path) -> Any:
         raise InputFileError(f"{path}: not valid JSON ({err})") from None
 
 
-def _jsonable(x: Any) -> Any:
+def jsonable(x: Any) -> Any:
+    """Plain JSON data: numpy scalars as Python numbers, NaN and inf as None, tuples as lists."""
     if isinstance(x, float) and not math.isfinite(x):
         return None
     if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
+        return {k: jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
+        return [jsonable(v) for v in x]
     if isinstance(x, (np.floating, np.integer)):
-        return _jsonable(x.item())
+        return jsonable(x.item())
     return x
 
 
@@ -472,11 +473,12 @@ def write_report(run_dir: str | Path, seed: int = 0, **evaluate_kwargs: Any) -> 
         hist = _read_json(hist_path)
         png = plots.training_curves(hist, fig_dir / "training_curves.png")
         best = hist.get("best_epoch")
-        val = hist.get("metric_val") or []
+        sel = hist.get("selection") or {}
+        val = hist.get(sel.get("metric") or "", []) or []
         epochs = list(hist.get("epoch") or range(len(val)))
         best_val = val[epochs.index(best)] if best in epochs and epochs.index(best) < len(val) else None
-        metrics["training"] = {"best_epoch": best, "best_metric_val": best_val,
-                               "metric_name": hist.get("metric_name", "-2lnLambda"), "epochs": len(epochs)}
+        metrics["training"] = {"best_epoch": best, "best_metric_val": best_val, "metric": sel.get("metric"),
+                               "metric_name": sel.get("label") or sel.get("metric"), "epochs": len(epochs)}
         line = f"best epoch {best}" + (f", validation {metrics['training']['metric_name']} = {best_val:.2f}" if best_val is not None else "")
         body.append(f"<h2>Training</h2><p>{html.escape(line)}</p>" + _img(png, "training curves"))
 
@@ -519,7 +521,7 @@ def write_report(run_dir: str | Path, seed: int = 0, **evaluate_kwargs: Any) -> 
         + f"<p class='notes'>hepgan {__version__}, seed {seed}</p></body></html>"
     )
     with atomic_path(run_dir / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(_jsonable(metrics), indent=1))
+        tmp.write_text(json.dumps(jsonable(metrics), indent=1))
     out = run_dir / "report.html"
     with atomic_path(out) as tmp:
         tmp.write_text(page)

@@ -12,7 +12,7 @@ from hepgan.metrics.distance_correlation import (
     distance_correlation_chi,
     distance_correlation_matrix,
 )
-from hepgan.metrics.distances import effective_size, feature_distances, ks_1d, ks_pvalue, wasserstein_1d
+from hepgan.metrics.distances import effective_size, feature_distances, ks_1d, ks_pvalue, wasserstein_1d, weighted_quantile
 from hepgan.metrics.mmd import mmd2
 
 __all__ = [
@@ -32,4 +32,5 @@ __all__ = [
     "reference_auc",
     "wasserstein_1d",
     "weighted_auc",
+    "weighted_quantile",
 ]

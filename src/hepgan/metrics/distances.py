@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ["wasserstein_1d", "ks_1d", "ks_pvalue", "effective_size", "feature_distances"]
+__all__ = ["wasserstein_1d", "ks_1d", "ks_pvalue", "effective_size", "feature_distances", "weighted_quantile"]
 
 
 def effective_size(w: np.ndarray | None, n: int) -> float:
@@ -125,3 +125,20 @@ def feature_distances(a, b, columns: Sequence[str], w_a=None, w_b=None) -> list[
             }
         )
     return out
+
+
+def weighted_quantile(x: np.ndarray, q: Sequence[float], w: np.ndarray | None = None) -> np.ndarray:
+    """Quantiles of a weighted sample (mid-point rule of the weighted empirical CDF).
+
+    Example:
+        >>> weighted_quantile(np.array([1.0, 2.0, 3.0, 4.0]), [0.5])
+        array([2.5])
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) == 0:
+        return np.full(len(q), np.nan)
+    w = np.ones(len(x)) if w is None else np.asarray(w, dtype=np.float64)
+    order = np.argsort(x, kind="stable")
+    xs, ws = x[order], w[order]
+    cdf = (np.cumsum(ws) - 0.5 * ws) / ws.sum()
+    return np.interp(np.asarray(q, dtype=np.float64), cdf, xs)

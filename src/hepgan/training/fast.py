@@ -1,127 +1,102 @@
-r"""The fast training step: one function for the whole adversarial step, captured in a CUDA graph.
+r"""The fast training step: one function for a whole iteration, captured in a CUDA graph.
 
 At the paper's sizes (batch 1024, MLPs of 3 x 512) a training step is a few hundred small
 kernels: on a GPU its time is the launch overhead, not the arithmetic. The fast path
-removes it by writing the step as a function of static tensors only,
+removes it by writing an iteration of the step list as a function of static tensors only,
 
-    (params, optimizer state, batch, noise, learning rate) -> updated params and state, losses,
+    (params, optimizer state, batch, noise, learning rates) -> updated params and state, log sums,
 
 with no value read back to Python and no Python-side state, and by capturing that function
-once in a :class:`torch.cuda.CUDAGraph` that is then replayed step after step. Inside the
-graph are: the batch gather (from a device-side permutation and step counter), the latent
-and label noise (drawn from the run's ``torch.Generator``, registered with the graph),
-``n_critic`` discriminator updates and one generator update (forward, backward, optimizer),
-the cosine learning rate computed from a device-side step counter, and the loss sums.
+once in a :class:`torch.cuda.CUDAGraph` that is then replayed. Inside the graph are: the
+batch gather (from device-side index streams and a step counter), every step's noise
+(drawn from the run's ``torch.Generator``, registered with the graph), each step's updates
+(loss, gradient, optimizer), the cosine learning rate from a device-side step counter, and
+the sums of the losses and logs.
 
 On a CPU there is nothing to capture: the same function runs eagerly, which is how its logic
 is tested. The pieces:
 
-* :func:`adversarial_step`: the step, given gradient functions and functional optimizers;
-  shared by the single-model path here and by scans (:mod:`hepgan.training.scan`).
-* :class:`StepRunner`: runs a step body eagerly or as a captured graph.
+* :func:`functional_iteration`: one iteration of a step list, given gradient functions and
+  functional optimizers; shared by the single-model path here and by scans
+  (:mod:`hepgan.training.scan`).
+* :class:`StepRunner`: runs a body eagerly or as a captured graph.
 * :class:`FastPath`: the loop's fast epoch, on the loop's own optimizers, schedulers and
-  generator, so checkpoints, ``resume`` and the history are those of the plain path.
-
-A task that supports the fast path provides its losses with explicit noise
-(:class:`FunctionalTask`): ``noise_d``/``noise_g`` draw every random number of one
-discriminator / generator update, in the order the plain ``d_loss``/``g_loss`` draw them,
-and ``d_loss_given``/``g_loss_given`` compute the losses from them.
+  generator, so checkpoints, ``resume`` and the history are those of the eager path.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from hepgan.training.data import Samples
 from hepgan.training.functional import FunctionalOptimizer, schedule_factor
+from hepgan.training.record import LogSums
+from hepgan.training.task import Batch, Logs, Noise, Step, Task
 
-__all__ = ["FunctionalTask", "adversarial_step", "module_gradients", "StepRunner", "FastPath", "supports_fast_path"]
+__all__ = ["GradFn", "functional_iteration", "module_gradient", "StepRunner", "FastPath"]
 
 log = logging.getLogger("hepgan")
 
-GradFn = Callable[[Sequence[Tensor], Sequence[Tensor], dict[str, Tensor], dict[str, Tensor]], tuple[Tensor, Sequence[Tensor]]]
+#: (params by network, batch, noise) -> (loss, gradients of the step's network's params, logs).
+GradFn = Callable[[Mapping[str, Sequence[Tensor]], Batch, Noise], tuple[Tensor, Sequence[Tensor], Logs]]
 
 
-class FunctionalTask(Protocol):
-    """A GANTask whose losses take their random numbers as inputs."""
-
-    networks: dict[str, nn.Module]
-
-    def noise_d(self, batch: dict[str, Tensor], gen: torch.Generator) -> dict[str, Tensor]: ...
-
-    def noise_g(self, batch: dict[str, Tensor], gen: torch.Generator) -> dict[str, Tensor]: ...
-
-    def d_loss_given(self, batch: dict[str, Tensor], noise: dict[str, Tensor]) -> Tensor: ...
-
-    def g_loss_given(self, batch: dict[str, Tensor], noise: dict[str, Tensor]) -> Tensor: ...
-
-
-def supports_fast_path(task: Any) -> bool:
-    return all(callable(getattr(task, k, None)) for k in ("noise_d", "noise_g", "d_loss_given", "g_loss_given"))
-
-
-def adversarial_step(
-    grad_d: GradFn,
-    grad_g: GradFn,
-    opt_d: FunctionalOptimizer,
-    opt_g: FunctionalOptimizer,
-    params_d: Sequence[Tensor],
-    params_g: Sequence[Tensor],
-    state_d: Sequence[dict[str, Tensor]],
-    state_g: Sequence[dict[str, Tensor]],
-    lr_d: Tensor,
-    lr_g: Tensor,
-    batch: dict[str, Tensor],
-    noise_d: Sequence[dict[str, Tensor]],
-    noise_g: dict[str, Tensor],
-) -> tuple[Tensor, Tensor]:
-    """One step of the game: ``len(noise_d)`` discriminator updates, then one generator update.
+def functional_iteration(
+    steps: Sequence[Step],
+    grad_fns: Mapping[str, GradFn],
+    optimizers: Mapping[str, FunctionalOptimizer],
+    params: Mapping[str, Sequence[Tensor]],
+    states: Mapping[str, Sequence[dict[str, Tensor]]],
+    lrs: Mapping[str, Tensor],
+    batch: Batch,
+    draw_noise: Callable[[Step], Noise],
+    sums: LogSums,
+) -> None:
+    """One iteration of a step list: for each step, ``repeat`` times: noise, gradient, update.
 
     Parameters and optimizer state are updated in place (static memory, as a CUDA graph needs).
 
     Args:
-        grad_d: (params_d, params_g, batch, noise) -> (loss_d, gradients w.r.t. params_d).
-        grad_g: (params_g, params_d, batch, noise) -> (loss_g, gradients w.r.t. params_g).
-        opt_d, opt_g: the update rules.
-        params_d, params_g: parameter tensors (stacked (K, ...) in a scan).
-        state_d, state_g: per-parameter optimizer state.
-        lr_d, lr_g: learning rates, 0-d (or (K,) in a scan).
-        batch: the batch tensors.
-        noise_d: one noise dict per discriminator update.
-        noise_g: the noise of the generator update.
-
-    Returns:
-        (loss of the last discriminator update, generator loss), detached.
+        steps: the task's step list.
+        grad_fns: step name -> gradient function.
+        optimizers: step name -> update rule.
+        params: network name -> its parameter tensors (stacked (K, ...) in a scan).
+        states: step name -> per-parameter optimizer state.
+        lrs: step name -> learning rate, 0-d (or (K,) in a scan).
+        batch: the iteration's batch.
+        draw_noise: step -> the noise of one of its updates.
+        sums: where the losses (``loss_<step>``) and logs are summed.
     """
-    loss_d = None
-    for nd in noise_d:
-        loss_d, grads = grad_d(params_d, params_g, batch, nd)
-        opt_d.update(params_d, grads, state_d, lr_d)
-    loss_g, grads = grad_g(params_g, params_d, batch, noise_g)
-    opt_g.update(params_g, grads, state_g, lr_g)
-    return loss_d.detach(), loss_g.detach()
+    for step in steps:
+        for _ in range(step.repeat):
+            noise = draw_noise(step)
+            loss, grads, logs = grad_fns[step.name](params, batch, noise)
+            optimizers[step.name].update(params[step.network], grads, states[step.name], lrs[step.name])
+            sums.add(f"loss_{step.name}", loss)
+            for k, v in logs.items():
+                sums.add(k, v)
+    sums.end_iteration()
 
 
-def module_gradients(task: FunctionalTask) -> tuple[GradFn, GradFn]:
-    """Gradient functions of one model, by autograd on the task's own module parameters.
+def module_gradient(step: Step) -> GradFn:
+    """A step's gradient function on the modules' own parameters (one model: no member axis).
 
-    The parameters passed to the returned functions must be the modules' parameters
-    (updated in place by the optimizer); the losses read them through the modules.
+    The parameters passed in must be the modules' parameters (updated in place by the
+    optimizer); the loss reads them through the modules. Parameters the loss does not use
+    get zero gradients, as the eager path gives them (see :mod:`hepgan.training.loop`).
     """
 
-    def grad_d(params_d, params_g, batch, noise):
-        loss = task.d_loss_given(batch, noise)
-        return loss, torch.autograd.grad(loss, params_d)
+    def grad(params, batch, noise):
+        loss, logs = step.loss(batch, noise)
+        grads = torch.autograd.grad(loss, params[step.network], allow_unused=True, materialize_grads=True)
+        return loss.detach(), grads, {k: v.detach() for k, v in logs.items()}
 
-    def grad_g(params_g, params_d, batch, noise):
-        loss = task.g_loss_given(batch, noise)
-        return loss, torch.autograd.grad(loss, params_g)
-
-    return grad_d, grad_g
+    return grad
 
 
 class StepRunner:
@@ -187,86 +162,115 @@ class FastPath:
     """The loop's epoch on the fast path, sharing the loop's optimizers, schedulers and generator.
 
     The torch optimizers keep the state (their state tensors are updated in place by the
-    functional rules), the schedulers' counters are advanced after each epoch, so a
-    checkpoint holds exactly what the plain path would hold.
+    functional rules) and the schedulers' counters are advanced after each epoch, so a
+    checkpoint holds exactly what the eager path would hold.
 
     Args:
-        task: a FunctionalTask.
-        data: the training tensors on the device, (N, ...) each.
-        opts: {"d": ..., "g": ...} torch optimizers (from make_optimizer).
-        scheds: {"d": ..., "g": ...} LambdaLR schedulers (empty for a constant rate).
+        task: the task (its step list and networks).
+        samples: the training samples on the device.
+        opts: step name -> torch optimizer (from make_optimizer).
+        scheds: step name -> LambdaLR scheduler (empty for a constant rate).
         gen: the run's generator (batching and noise).
-        batch: batch size; n_critic: discriminator updates per step.
         schedule, total_steps: the learning-rate schedule.
-        capture: capture the step in a CUDA graph (on CUDA).
+        capture: capture the iteration in a CUDA graph (on CUDA).
     """
 
     def __init__(
         self,
-        task: FunctionalTask,
-        data: dict[str, Tensor],
-        opts: dict[str, torch.optim.Optimizer],
-        scheds: dict[str, Any],
+        task: Task,
+        samples: Samples,
+        opts: Mapping[str, torch.optim.Optimizer],
+        scheds: Mapping[str, Any],
         gen: torch.Generator,
-        batch: int,
-        n_critic: int,
         schedule: str,
         total_steps: int,
         capture: bool,
     ):
-        self.task, self.data, self.opts, self.scheds, self.gen = task, data, opts, scheds, gen
-        self.batch, self.n_critic = batch, n_critic
+        self.task, self.samples, self.opts, self.scheds, self.gen = task, samples, opts, scheds, gen
+        self.steps = list(task.steps)
         self.schedule = schedule if scheds else "constant"
         self.total_steps = total_steps
-        n = next(iter(data.values())).shape[0]
-        device = next(iter(data.values())).device
-        self.device = device
-        self.params = {k: list(task.networks[k].parameters()) for k in ("d", "g")}
-        self.fopt = {k: FunctionalOptimizer.from_torch(opts[k]) for k in ("d", "g")}
-        for k in ("d", "g"):
-            for p in self.params[k]:
-                opts[k].state[p] = self.fopt[k].ensure_state(opts[k].state[p], p)
-        self.state = {k: [opts[k].state[p] for p in self.params[k]] for k in ("d", "g")}
+        device = samples.device
+        self.params = {k: list(m.parameters()) for k, m in task.networks.items()}
+        self.fopt = {s.name: FunctionalOptimizer.from_torch(opts[s.name]) for s in self.steps}
+        self.state = {}
+        for s in self.steps:
+            opt = opts[s.name]
+            for p in self.params[s.network]:
+                opt.state[p] = self.fopt[s.name].ensure_state(opt.state[p], p)
+            self.state[s.name] = [opt.state[p] for p in self.params[s.network]]
         # base learning rates: the schedulers' lr0, or the groups' constant rate
         self.lr0 = {
-            k: torch.tensor(scheds[k].base_lrs[0] if k in scheds else opts[k].param_groups[0]["lr"], dtype=torch.float64, device=device)
-            for k in ("d", "g")
+            s.name: torch.tensor(
+                scheds[s.name].base_lrs[0] if s.name in scheds else opts[s.name].param_groups[0]["lr"], dtype=torch.float64, device=device
+            )
+            for s in self.steps
         }
-        start = scheds["g"].last_epoch if scheds else 0
-        self.t = torch.tensor(start, dtype=torch.int64, device=device)  # global step counter
-        self.perm = torch.zeros(n, dtype=torch.int64, device=device)
+        first = self.steps[0].name
+        start = scheds[first].last_epoch if scheds else 0
+        self.t = torch.tensor(start, dtype=torch.int64, device=device)  # global iteration counter
+        self.indices = {k: torch.zeros(samples.stream_length(k), dtype=torch.int64, device=device) for k in samples.names}
+        self.arange = {k: torch.arange(samples.batch_sizes[k], device=device) for k in samples.names}
         self.pos = torch.zeros((), dtype=torch.int64, device=device)
-        self.arange = torch.arange(batch, device=device)
-        self.sums = torch.zeros(2, device=device)
-        self.grad_d, self.grad_g = module_gradients(task)
+        self.sums = LogSums()
+        self.grad_fns = {s.name: module_gradient(s) for s in self.steps}
         self.runner = StepRunner(self._body, capture=capture and device.type == "cuda", generators=[gen] if device.type == "cuda" else [])
 
+    def _batch(self) -> Batch:
+        out = {}
+        for k in self.samples.names:
+            idx = self.indices[k][self.pos * self.samples.batch_sizes[k] + self.arange[k]]
+            out[k] = {n: t[idx] for n, t in self.samples.tensors[k].items()}
+        return out
+
     def _body(self) -> None:
-        idx = self.perm[self.pos * self.batch + self.arange]
-        b = {k: v[idx] for k, v in self.data.items()}
-        noise_d = [self.task.noise_d(b, self.gen) for _ in range(self.n_critic)]
-        noise_g = self.task.noise_g(b, self.gen)
+        batch = self._batch()
         f = schedule_factor(self.t, self.schedule, self.total_steps)
-        loss_d, loss_g = adversarial_step(
-            self.grad_d, self.grad_g, self.fopt["d"], self.fopt["g"], self.params["d"], self.params["g"],
-            self.state["d"], self.state["g"], self.lr0["d"] * f, self.lr0["g"] * f, b, noise_d, noise_g,
-        )
-        self.sums += torch.stack((loss_d, loss_g)).to(self.sums.dtype)
+        lrs = {s.name: self.lr0[s.name] * f for s in self.steps}
+        functional_iteration(
+            self.steps, self.grad_fns, self.fopt, self.params, self.state, lrs, batch,
+            lambda step: step.noise(batch, self.gen), self.sums,
+        )  # fmt: skip
         self.pos += 1
         self.t += 1
 
-    def epoch(self, perm: Tensor, steps: int) -> tuple[Tensor, Tensor]:
-        """Runs ``steps`` steps over the permutation ``perm``; returns the summed (loss_d, loss_g)."""
-        self.perm.copy_(perm)
+    def epoch(self, indices: Mapping[str, Tensor]) -> dict[str, float]:
+        """Runs one epoch over the index streams ``indices``; returns the means of the losses and logs."""
+        for k, v in indices.items():
+            self.indices[k].copy_(v)
         self.pos.zero_()
-        self.sums.zero_()
-        for _ in range(steps):
+        self.sums.zero()
+        for _ in range(self.samples.steps):
             self.runner()
-        # advance the schedulers as the plain path does (one scheduler step per optimizer step)
+        # advance the schedulers as the eager path does (one scheduler step per iteration)
         for k, sch in self.scheds.items():
-            sch.last_epoch += steps
+            sch.last_epoch += self.samples.steps
             lrs = [base * fn(sch.last_epoch) for base, fn in zip(sch.base_lrs, sch.lr_lambdas)]
             for group, lr in zip(self.opts[k].param_groups, lrs):
                 group["lr"] = lr
             sch._last_lr = lrs
-        return self.sums[0].clone(), self.sums[1].clone()
+        return self.sums.means(self.samples.steps)
+
+    @property
+    def captured(self) -> bool:
+        return self.runner.captured
+
+
+def stacked_noise(steps_noise: Sequence[Noise]) -> Noise:
+    """K members' noise dicts stacked along a leading member axis."""
+    return {k: torch.stack([n[k] for n in steps_noise]) for k in steps_noise[0]} if steps_noise else {}
+
+
+class NetworkSet(nn.Module):
+    """A task's networks as one module, so that ``torch.func.functional_call`` swaps all parameters at once.
+
+    ``forward(i, batch, noise)`` evaluates the loss of step ``i`` of the task's step list.
+    """
+
+    def __init__(self, task: Task):
+        super().__init__()
+        self.nets = nn.ModuleDict(task.networks)
+        self._steps = tuple(task.steps)  # a tuple: the steps' bound methods are not submodules
+
+    def forward(self, i: int, batch: Batch, noise: Noise) -> tuple[Tensor, Logs]:
+        return self._steps[i].loss(batch, noise)

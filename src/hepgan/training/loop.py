@@ -1,91 +1,89 @@
-"""The one adversarial training loop of hepgan.
+"""The one training loop of hepgan: any step list, eager or as a CUDA graph.
 
-A method supplies a :class:`GANTask`: its networks (``"g"`` and ``"d"``), its
-two losses on a batch, and optionally a per-epoch validation. The loop owns the
-device, the optimizers and their cosine schedules, the batching (by index, on
-the device), logging, checkpoints, ``resume`` and best-epoch selection.
+A method supplies a :class:`~hepgan.training.task.Task` (networks, a step list, optionally
+``validate``) and named training samples; the loop owns the device, one optimizer per step
+and its cosine schedule, the batching (by index, on the device), the history and best-epoch
+selection (:class:`~hepgan.training.record.EpochRecorder`), logging, checkpoints and
+``resume``.
 
-Two steps, one loop: ``step="eager"`` is the plain autograd step (the task's
-``d_loss``/``g_loss``, torch optimizers, LambdaLR); ``step="graph"`` is the fast step of
+Two ways to run an iteration, one loop: ``step="eager"`` is the plain autograd step (the
+step's loss, ``backward``, a torch optimizer, LambdaLR); ``step="graph"`` is the fast step of
 :mod:`hepgan.training.fast` (the same losses and update rules as one function of static
 tensors, captured in a CUDA graph on CUDA, run uncaptured on a CPU); ``"auto"`` takes the
-fast step on CUDA when the task supports it. Both keep the same optimizer and scheduler
-state, so checkpoints and ``resume`` are shared.
+fast step on CUDA. Both keep the same optimizer and scheduler state, so checkpoints and
+``resume`` are shared.
 
-Randomness: one ``torch.Generator`` (seeded from ``seed``) drives batching, the
-latent noise and the label noise; modules that draw from torch's global RNG
-(dropout) run inside ``torch.random.fork_rng`` seeded from the same seed, so the
-caller's global state is untouched and a resumed run restores both.
+Randomness: one ``torch.Generator`` (seeded from ``seed``) draws the batches and every step's
+noise; modules that draw from torch's global RNG (dropout) run inside
+``torch.random.fork_rng`` seeded from the same seed, so the caller's global state is
+untouched, and a resumed run restores both: on a CPU a resumed run ends bit for bit where
+an uninterrupted one does.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import logging
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from hepgan.exceptions import HepganError
+from hepgan.config import choice
+from hepgan.exceptions import ConfigError, HepganError
+from hepgan.training.data import Samples
+from hepgan.training.device import resolve_device
+from hepgan.training.record import EpochRecorder, LogSums, Selection
 from hepgan.training.state import load_state, save_state
+from hepgan.training.task import Sample, Task, check_task, frozen_networks
 
-__all__ = ["GANTask", "TrainSettings", "AdversarialTrainer", "CHECKPOINT_NAME"]
+__all__ = ["TrainSettings", "Trainer", "CHECKPOINT_NAME", "write_history"]
 
 log = logging.getLogger("hepgan")
 CHECKPOINT_NAME = "checkpoint.safetensors"
 
 
-class GANTask(Protocol):
-    """What a method gives the loop."""
-
-    networks: dict[str, nn.Module]  # at least "g" and "d"
-
-    def d_loss(self, batch: dict[str, Tensor], gen: torch.Generator) -> Tensor: ...
-
-    def g_loss(self, batch: dict[str, Tensor], gen: torch.Generator) -> Tensor: ...
-
-    def validate(self, epoch: int) -> dict[str, float]: ...
-
-
 @dataclasses.dataclass
 class TrainSettings:
-    """Loop settings (the method's config fills them)."""
+    """Loop settings (a method's parameters fill them).
+
+    Args:
+        epochs: passes over the epoch sample.
+        batch_size: events per iteration of each sample (a Sample's own batch_size overrides it).
+        schedule: ``"cosine"`` (every step's learning rate decays to 0 over the run) or ``"constant"``.
+        seed: seed of the run's generator (batches, noise) and of torch's global RNG (dropout).
+        device: ``"cpu"``, ``"cuda[:N]"`` or ``"auto"``.
+        checkpoint_every: epochs between checkpoints when a run folder is given (0: only at the end).
+        selection: the metric that picks the kept epoch (None: the last epoch).
+        progress: a progress bar on stderr.
+        step: ``"eager"``, ``"graph"`` (the fast step, a CUDA graph on CUDA) or ``"auto"`` (graph on CUDA).
+        epoch_sample: the sample whose size sets the epoch (None: the first).
+    """
 
     epochs: int = 100
     batch_size: int = 1024
-    optimizer: str = "lamb"
-    lr: float = 1e-3
-    lr_d: float | None = None  # None: same as lr
-    schedule: str = "cosine"  # "cosine" (to 0 over the run) or "constant"
-    n_critic: int = 1
+    schedule: str = "cosine"
     seed: int = 0
     device: str = "cpu"
-    checkpoint_every: int = 10  # epochs; 0 disables periodic checkpoints
-    select_metric: str | None = "metric_val"  # lowest value picks the kept model
+    checkpoint_every: int = 10
+    selection: Selection = dataclasses.field(default_factory=Selection)
     progress: bool = True
-    # "eager": the plain autograd step; "graph": the fast step of hepgan.training.fast, captured
-    # in a CUDA graph on CUDA (run uncaptured on a CPU); "auto": graph on CUDA when the task
-    # supports it, eager otherwise
     step: str = "auto"
+    epoch_sample: str | None = None
 
-
-def _resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise HepganError(f"device '{name}' asked for, but torch sees no CUDA GPU (use device: cpu or auto)")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise HepganError(f"device '{name}': unknown device (expected cpu, cuda, cuda:N or auto)") from None
+    def validate(self) -> None:
+        choice(self.step, ["auto", "eager", "graph"], "step")
+        choice(self.schedule, ["cosine", "constant"], "schedule")
+        for name in ("epochs", "batch_size"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"{name}: expected an integer >= 1, got {v!r}")
 
 
 class _StopFlag:
@@ -114,42 +112,42 @@ class _StopFlag:
             signal.signal(s, h)
 
 
-class AdversarialTrainer:
-    """Trains a GANTask.
+class Trainer:
+    """Trains a Task.
 
     Args:
         settings: loop settings.
-        make_optimizer: (name, params, lr) -> optimizer; defaults to hepgan.training.optim.make_optimizer.
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> from hepgan.training.task import OptimizerSpec, Step
+        >>> class Regression:
+        ...     def __init__(self):
+        ...         self.networks = {"f": nn.Linear(1, 1)}
+        ...         self.steps = [Step("fit", "f", self.loss, optimizer=OptimizerSpec("adam", lr=0.05))]
+        ...     def loss(self, batch, noise):
+        ...         b = batch["train"]
+        ...         return (self.networks["f"](b["x"]) - 3 * b["x"]).square().mean(), {}
+        >>> x = torch.linspace(-1, 1, 64)[:, None]
+        >>> task = Regression()
+        >>> h = Trainer(TrainSettings(epochs=60, batch_size=16, progress=False)).fit(task, {"train": {"x": x}})
+        >>> round(task.networks["f"].weight.item(), 1)
+        3.0
     """
 
-    def __init__(self, settings: TrainSettings, make_optimizer: Callable | None = None):
+    def __init__(self, settings: TrainSettings):
+        settings.validate()
         self.settings = settings
-        if make_optimizer is None:
-            from hepgan.training.optim import make_optimizer
-        self._make_optimizer = make_optimizer
-        self.device = _resolve_device(settings.device)
+        self.device = resolve_device(settings.device)
 
-    def _use_fast_path(self, task: GANTask) -> bool:
-        from hepgan.config import choice
-        from hepgan.training.fast import supports_fast_path
-
-        choice(self.settings.step, ["auto", "eager", "graph"], "step")
-        ok = supports_fast_path(task)
-        if self.settings.step == "graph" and not ok:
-            raise HepganError("step: graph needs a task with noise_d, noise_g, d_loss_given and g_loss_given (use step: eager)")
+    def _use_fast_path(self) -> bool:
         if self.settings.step == "auto":
-            return ok and self.device.type == "cuda"
+            return self.device.type == "cuda"
         return self.settings.step == "graph"
 
     # ------------------------------------------------------------------ state
-    def _schedulers(self, opts: dict[str, torch.optim.Optimizer], total_steps: int) -> dict[str, Any]:
-        if self.settings.schedule == "cosine":
-            from hepgan.training.optim import cosine_schedule
-
-            return {k: cosine_schedule(o, total_steps) for k, o in opts.items()}
-        return {}
-
-    def _state(self, task, opts, scheds, gen, epoch, history, best) -> dict[str, Any]:
+    def _state(self, task: Task, opts, scheds, gen, epoch: int, recorder: EpochRecorder) -> dict[str, Any]:
         return {
             "epoch": epoch,
             "networks": {k: m.state_dict() for k, m in task.networks.items()},
@@ -157,141 +155,11 @@ class AdversarialTrainer:
             "schedulers": {k: s.state_dict() for k, s in scheds.items()},
             "generator": gen.get_state(),
             "global_rng": torch.get_rng_state(),
-            "history": history,
-            "best": best,
+            "history": recorder.history,
+            "best": recorder.best,
         }
 
-    def _checkpoint(self, run_dir: Path | None, state: dict[str, Any]) -> None:
-        if run_dir is not None:
-            save_state(run_dir / CHECKPOINT_NAME, state, meta={"kind": "checkpoint"})
-
-    # ------------------------------------------------------------------ loop
-    def fit(
-        self,
-        task: GANTask,
-        data: dict[str, Tensor],
-        run_dir: str | Path | None = None,
-        resume: bool = False,
-    ) -> dict[str, Any]:
-        """Runs the loop.
-
-        Args:
-            task: the method's networks and losses.
-            data: tensors with the same first dimension N (moved to the device); batches are
-                dicts with the same keys.
-            run_dir: where checkpoints (and history.json) go; None keeps everything in memory.
-            resume: continue from ``run_dir``'s checkpoint.
-
-        Returns:
-            The history: per-epoch lists ("epoch", "loss_d", "loss_g", "lr", the validation metrics,
-            "time") and "best_epoch"; the task's networks hold the kept (best) weights on return.
-        """
-        s = self.settings
-        run_dir = Path(run_dir) if run_dir is not None else None
-        data = {k: v.to(self.device) for k, v in data.items()}
-        n = next(iter(data.values())).shape[0]
-        if n == 0:
-            raise HepganError("no training events")
-        batch = min(s.batch_size, n)
-        steps_per_epoch = n // batch  # drop the last partial batch
-        for m in task.networks.values():
-            m.to(self.device)
-        g, d = task.networks["g"], task.networks["d"]
-        opts = {
-            "d": self._make_optimizer(s.optimizer, d.parameters(), s.lr_d or s.lr),
-            "g": self._make_optimizer(s.optimizer, g.parameters(), s.lr),
-        }
-        scheds = self._schedulers(opts, s.epochs * steps_per_epoch)
-        gen = torch.Generator(device=self.device).manual_seed(s.seed)
-        use_fast = self._use_fast_path(task)
-        history: dict[str, Any] = {"epoch": [], "loss_d": [], "loss_g": [], "lr": [], "time": []}
-        best: dict[str, Any] = {"epoch": None, "value": None, "networks": None}
-        start = 0
-
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []), _StopFlag() as stop:
-            torch.manual_seed(s.seed)
-            if resume:
-                start, history, best = self._restore(run_dir, task, opts, scheds, gen)
-            fast = None
-            if use_fast:
-                from hepgan.training.fast import FastPath
-
-                fast = FastPath(
-                    task, data, opts, scheds, gen, batch, s.n_critic, s.schedule if scheds else "constant",
-                    s.epochs * steps_per_epoch, capture=self.device.type == "cuda",
-                )
-            bar = None
-            if s.progress:
-                from tqdm.auto import tqdm
-
-                bar = tqdm(total=s.epochs, initial=start, desc="training", unit="epoch", file=sys.stderr, leave=False)
-            for epoch in range(start, s.epochs):
-                t0 = time.perf_counter()
-                g.train(), d.train()
-                perm = torch.randperm(n, generator=gen, device=self.device)
-                sum_d = torch.zeros((), device=self.device)
-                sum_g = torch.zeros((), device=self.device)
-                if fast is not None:  # the fast step (captured in a CUDA graph on CUDA)
-                    sum_d, sum_g = fast.epoch(perm, steps_per_epoch)
-                else:  # the plain step
-                    for i in range(steps_per_epoch):
-                        idx = perm[i * batch : (i + 1) * batch]
-                        b = {k: v[idx] for k, v in data.items()}
-                        for _ in range(s.n_critic):
-                            opts["d"].zero_grad(set_to_none=True)
-                            loss_d = task.d_loss(b, gen)
-                            loss_d.backward()
-                            opts["d"].step()
-                        opts["g"].zero_grad(set_to_none=True)
-                        loss_g = task.g_loss(b, gen)
-                        loss_g.backward()
-                        opts["g"].step()
-                        for sch in scheds.values():
-                            sch.step()
-                        sum_d += loss_d.detach()
-                        sum_g += loss_g.detach()
-                history["epoch"].append(epoch + 1)
-                history["loss_d"].append(float(sum_d) / steps_per_epoch)
-                history["loss_g"].append(float(sum_g) / steps_per_epoch)
-                history["lr"].append(opts["g"].param_groups[0]["lr"])
-                g.eval(), d.eval()
-                metrics = task.validate(epoch + 1) if hasattr(task, "validate") else {}
-                for k, v in metrics.items():
-                    history.setdefault(k, []).append(float(v))
-                history["time"].append(time.perf_counter() - t0)
-                value = metrics.get(s.select_metric) if s.select_metric else None
-                if value is not None and (best["value"] is None or value < best["value"]):
-                    best = {
-                        "epoch": epoch + 1,
-                        "value": float(value),
-                        "networks": {k: copy.deepcopy(m.state_dict()) for k, m in task.networks.items()},
-                    }
-                if bar is not None:
-                    bar.update(1)
-                    post = {"L_d": f"{history['loss_d'][-1]:.3f}", "L_g": f"{history['loss_g'][-1]:.3f}"}
-                    if value is not None:
-                        post[s.select_metric] = f"{value:.1f}"
-                    bar.set_postfix(post)
-                last = epoch + 1 == s.epochs
-                periodic = s.checkpoint_every and (epoch + 1) % s.checkpoint_every == 0
-                if run_dir is not None and (periodic or last or stop.raised):
-                    self._checkpoint(run_dir, self._state(task, opts, scheds, gen, epoch + 1, history, best))
-                if stop.raised and not last:
-                    if bar is not None:
-                        bar.close()
-                    where = f"; continue with --resume {run_dir}" if run_dir is not None else ""
-                    raise KeyboardInterrupt(f"stopped after epoch {epoch + 1}{where}")
-            if bar is not None:
-                bar.close()
-
-        history["best_epoch"] = best["epoch"] if best["epoch"] is not None else s.epochs
-        history["last_networks"] = {k: copy.deepcopy(m.state_dict()) for k, m in task.networks.items()}
-        if best["networks"] is not None:
-            for k, m in task.networks.items():
-                m.load_state_dict(best["networks"][k])
-        return history
-
-    def _restore(self, run_dir, task, opts, scheds, gen):
+    def _restore(self, run_dir: Path | None, task: Task, opts, scheds, gen) -> tuple[int, dict, dict]:
         if run_dir is None or not (run_dir / CHECKPOINT_NAME).is_file():
             raise HepganError(f"nothing to resume: no {CHECKPOINT_NAME} in {run_dir}")
         state, _ = load_state(run_dir / CHECKPOINT_NAME)
@@ -306,12 +174,135 @@ class AdversarialTrainer:
         log.info("resuming from epoch %d of %s", state["epoch"], run_dir)
         return state["epoch"], state["history"], state["best"]
 
+    # ------------------------------------------------------------------ iteration
+    @staticmethod
+    def _eager_iteration(task: Task, batch, opts, params, gen: torch.Generator, sums: LogSums) -> None:
+        for step in task.steps:
+            opt, own = opts[step.name], params[step.network]
+            for _ in range(step.repeat):
+                opt.zero_grad(set_to_none=True)
+                noise = step.noise(batch, gen)
+                loss, logs = step.loss(batch, noise)
+                loss.backward(inputs=own)
+                for p in own:  # a parameter the loss does not reach gets a zero gradient (as on the fast path)
+                    if p.grad is None:
+                        p.grad = torch.zeros_like(p)
+                opt.step()
+                sums.add(f"loss_{step.name}", loss)
+                for k, v in logs.items():
+                    sums.add(k, v)
+        sums.end_iteration()
 
-def write_history(path: str | Path, history: dict[str, Any], metric_name: str = "-2lnLambda") -> None:
-    """history.json of the run-folder contract."""
+    # ------------------------------------------------------------------ loop
+    def fit(
+        self,
+        task: Task,
+        data: Mapping[str, Sample | Mapping[str, Tensor]],
+        run_dir: str | Path | None = None,
+        resume: bool = False,
+    ) -> dict[str, Any]:
+        """Runs the loop.
+
+        Args:
+            task: the method's networks and step list (and optionally ``validate(epoch) -> dict``).
+            data: named training samples: name -> Sample, or name -> {tensor name: (N, ...) tensor}.
+            run_dir: where checkpoints go; None keeps everything in memory.
+            resume: continue from ``run_dir``'s checkpoint.
+
+        Returns:
+            The history: per-epoch lists ("epoch", "loss_<step>" for every step, the steps' logs,
+            "lr" (the last step's), the validation metrics, "time"), "best_epoch", "selection"
+            and "last_networks"; the task's networks hold the kept (best) weights on return.
+        """
+        from hepgan.training.optim import cosine_schedule, make_optimizer
+
+        s = self.settings
+        check_task(task)
+        run_dir = Path(run_dir) if run_dir is not None else None
+        samples = Samples(data, s.batch_size, self.device, s.epoch_sample)
+        for m in task.networks.values():
+            m.to(self.device)
+        frozen = frozen_networks(task)
+        for k in frozen:
+            task.networks[k].eval().requires_grad_(False)
+        trained = [m for k, m in task.networks.items() if k not in frozen]
+        params = {k: list(m.parameters()) for k, m in task.networks.items()}
+        opts = {
+            step.name: make_optimizer(step.optimizer.name, params[step.network], step.optimizer.lr, **step.optimizer.options)
+            for step in task.steps
+        }
+        total = s.epochs * samples.steps
+        scheds = {k: cosine_schedule(o, total) for k, o in opts.items()} if s.schedule == "cosine" else {}
+        gen = torch.Generator(device=self.device).manual_seed(s.seed)
+        last_opt = opts[task.steps[-1].name]
+        validate = getattr(task, "validate", None)
+        start = 0
+        recorder = EpochRecorder(s.selection)
+
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []), _StopFlag() as stop:
+            torch.manual_seed(s.seed)
+            if resume:
+                start, history, best = self._restore(run_dir, task, opts, scheds, gen)
+                recorder = EpochRecorder(s.selection, history, best)
+            fast = None
+            if self._use_fast_path():
+                from hepgan.training.fast import FastPath
+
+                fast = FastPath(task, samples, opts, scheds, gen, s.schedule, total, capture=self.device.type == "cuda")
+            sums = LogSums()
+            bar = None
+            if s.progress:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=s.epochs, initial=start, desc="training", unit="epoch", file=sys.stderr, leave=False)
+            for epoch in range(start, s.epochs):
+                t0 = time.perf_counter()
+                for m in trained:
+                    m.train()
+                indices = samples.epoch_indices(gen)
+                if fast is not None:  # the fast step (captured in a CUDA graph on CUDA)
+                    values = fast.epoch(indices)
+                else:  # the plain step
+                    sums.zero()
+                    for i in range(samples.steps):
+                        self._eager_iteration(task, samples.batch(indices, i), opts, params, gen, sums)
+                        for sch in scheds.values():
+                            sch.step()
+                    values = sums.means(samples.steps)
+                values["lr"] = last_opt.param_groups[0]["lr"]
+                for m in trained:
+                    m.eval()
+                if validate is not None:
+                    values.update({k: float(v) for k, v in validate(epoch + 1).items()})
+                value = recorder.record(epoch + 1, values, time.perf_counter() - t0, task.networks)
+                if bar is not None:
+                    bar.update(1)
+                    post = {k: f"{v:.3f}" for k, v in values.items() if k.startswith("loss_")}
+                    if value is not None:
+                        post[s.selection.label or s.selection.metric] = f"{value:.4g}"
+                    bar.set_postfix(post)
+                last = epoch + 1 == s.epochs
+                periodic = s.checkpoint_every and (epoch + 1) % s.checkpoint_every == 0
+                if run_dir is not None and (periodic or last or stop.raised):
+                    save_state(run_dir / CHECKPOINT_NAME, self._state(task, opts, scheds, gen, epoch + 1, recorder), meta={"kind": "checkpoint"})
+                if stop.raised and not last:
+                    if bar is not None:
+                        bar.close()
+                    where = f"; continue with --resume {run_dir}" if run_dir is not None else ""
+                    raise KeyboardInterrupt(f"stopped after epoch {epoch + 1}{where}")
+            if bar is not None:
+                bar.close()
+            if fast is not None and fast.captured:
+                log.info("training: the iteration ran as a CUDA graph")
+        for k in frozen:
+            task.networks[k].requires_grad_(True)
+        return recorder.finish(task.networks, s.epochs)
+
+
+def write_history(path: str | Path, history: Mapping[str, Any]) -> None:
+    """history.json of the run-folder contract (everything but the weights)."""
     from hepgan.io import atomic_path
 
     out = {k: v for k, v in history.items() if k != "last_networks"}
-    out["metric_name"] = metric_name
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(out, indent=1))

@@ -14,35 +14,37 @@ The figure of merit is eq. (2), -2 ln Lambda, on a regular grid of 10 bins per
 dimension in the uniformised space of ``metric_columns`` (fitted on the
 training truth), with k generated objects per event; columns derived from the
 generated object (``m_gg``, ``ptgg_over_mgg``) are recomputed first. The kept
-model is the epoch with the lowest value on the validation sample.
+model is the epoch with the lowest value on the validation sample (history key ``neg2lnL_val``;
+the training sample's value is ``neg2lnL_train``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from hepgan import __version__
-from hepgan.exceptions import ConfigError, ModelFileError, SchemaError
+from hepgan.estimator import Estimator, check_choice, check_int, check_number, current_device, seed_from
+from hepgan.exceptions import ConfigError, SchemaError
 from hepgan.metrics.likelihood import neg2_log_lambda
 from hepgan.physics import derived_columns, derived_columns_torch
 from hepgan.preprocessing import TablePreprocessor
-from hepgan.training.loop import AdversarialTrainer, TrainSettings
-from hepgan.training.state import load_model_file, save_state
+from hepgan.training.device import resolve_device
+from hepgan.training.record import Selection
+from hepgan.training.task import OptimizerSpec, Sample, Step
 
-__all__ = ["ConditionalGAN", "fit_scan", "DERIVE", "FEATURE_SETS", "MODEL_FORMAT_VERSION"]
+__all__ = ["ConditionalGAN", "ConditionalGANTask", "fit_scan", "DERIVE", "FEATURE_SETS", "X_OBJECT", "MODEL_FORMAT_VERSION", "SELECTION"]
 
 log = logging.getLogger("hepgan")
 MODEL_FORMAT_VERSION = 1
+#: The kept epoch: the lowest validation -2lnLambda (seed 002, eq. 2).
+SELECTION = Selection("neg2lnL_val", "min", "-2lnLambda")
 
 # Functions that recompute columns derived from the generated object, by name (saved with the model).
 DERIVE: dict[str, Callable[[Any], dict[str, np.ndarray]]] = {"diphoton": derived_columns}
@@ -56,11 +58,6 @@ FEATURE_SETS: dict[str, list[str]] = {
     "partial": ["pho1_pt", "pho1_eta", "pho1_phi", "pho1_id"],
     "full": ["pho1_pt", "pho1_eta", "pho1_phi", "pho1_id", "n_jets", "n_vtx"],
 }
-
-
-def _seed_from(*parts: int) -> int:
-    """A 63-bit seed from integers (stable across runs and platforms)."""
-    return int(np.random.SeedSequence([p & 0xFFFFFFFF for p in parts]).generate_state(2, np.uint32).view(np.uint64)[0] >> 1)
 
 
 def _as_frame(a: Any, columns: Sequence[str], what: str) -> pd.DataFrame:
@@ -84,61 +81,63 @@ def _finite(df: pd.DataFrame, what: str) -> None:
         raise SchemaError(f"{what}: column '{col}' has NaN or inf values")
 
 
-class _Task:
-    """The conditional GAN as a GANTask for the shared loop.
+class ConditionalGANTask:
+    """The conditional GAN's training task: discriminator ``n_critic`` times, then generator, on the sample "sr".
 
-    Supports the fast path (hepgan.training.fast): ``noise_d``/``noise_g`` draw every random
-    number of an update in the order the plain ``d_loss``/``g_loss`` draw them (latent noise,
-    then the labels), and ``*_given`` compute the losses from them.
+    Every random number of an update is drawn by the step's noise function (latent noise,
+    then the label noise of eq. (1)); the losses draw nothing.
     """
 
-    def __init__(self, model: ConditionalGAN, g, d, val: Callable[[int], dict[str, float]] | None):
+    def __init__(self, model: ConditionalGAN, g: nn.Module, d: nn.Module, val: Callable[[int], dict[str, float]] | None):
         self.networks = {"g": g, "d": d}
         self.model = model
         self._val = val
+        self.steps = [
+            Step("d", "d", self.d_loss, self.d_noise, repeat=model.n_critic, optimizer=OptimizerSpec(model.optimizer, model.lr_d or model.lr)),
+            Step("g", "g", self.g_loss, self.g_noise, optimizer=OptimizerSpec(model.optimizer, model.lr)),
+        ]
 
     def _z(self, n: int, like: Tensor, gen: torch.Generator) -> Tensor:
         return torch.randn(n, self.model.latent_dim, generator=gen, device=like.device, dtype=like.dtype)
 
-    def noise_d(self, b: dict[str, Tensor], gen: torch.Generator) -> dict[str, Tensor]:
+    def d_noise(self, batch, gen: torch.Generator) -> dict[str, Tensor]:
         from hepgan.losses import noisy_labels
 
-        n = len(b["x"])
-        z = self._z(n, b["x"], gen)
-        l_real, l_fake = noisy_labels(n, n, self.model.label_noise, gen, dtype=b["x"].dtype, device=b["x"].device)
+        x = batch["sr"]["x"]
+        n = len(x)
+        z = self._z(n, x, gen)
+        l_real, l_fake = noisy_labels(n, n, self.model.label_noise, gen, dtype=x.dtype, device=x.device)
         return {"z": z, "l_real": l_real, "l_fake": l_fake}
 
-    def noise_g(self, b: dict[str, Tensor], gen: torch.Generator) -> dict[str, Tensor]:
-        return {"z": self._z(len(b["x"]), b["x"], gen)}
+    def g_noise(self, batch, gen: torch.Generator) -> dict[str, Tensor]:
+        x = batch["sr"]["x"]
+        return {"z": self._z(len(x), x, gen)}
 
-    def d_loss_given(self, b: dict[str, Tensor], noise: dict[str, Tensor]) -> Tensor:
+    def d_loss(self, batch, noise: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         from hepgan.losses import discriminator_bce
 
+        b = batch["sr"]
         g, d = self.networks["g"], self.networks["d"]
         with torch.no_grad():
             x_fake = g(b["c"], noise["z"])
-        return discriminator_bce(
+        loss = discriminator_bce(
             d(b["c"], b["x"]), d(b["c"], x_fake), eps=self.model.label_noise, w_real=b.get("w"), w_fake=b.get("w"),
             labels=(noise["l_real"], noise["l_fake"]),
         )
+        return loss, {}
 
-    def g_loss_given(self, b: dict[str, Tensor], noise: dict[str, Tensor]) -> Tensor:
+    def g_loss(self, batch, noise: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         from hepgan.losses import generator_bce
 
+        b = batch["sr"]
         g, d = self.networks["g"], self.networks["d"]
-        return generator_bce(d(b["c"], g(b["c"], noise["z"])), w=b.get("w"))
-
-    def d_loss(self, b: dict[str, Tensor], gen: torch.Generator) -> Tensor:
-        return self.d_loss_given(b, self.noise_d(b, gen))
-
-    def g_loss(self, b: dict[str, Tensor], gen: torch.Generator) -> Tensor:
-        return self.g_loss_given(b, self.noise_g(b, gen))
+        return generator_bce(d(b["c"], g(b["c"], noise["z"])), w=b.get("w")), {}
 
     def validate(self, epoch: int) -> dict[str, float]:
         return self._val(epoch) if self._val is not None else {}
 
 
-class ConditionalGAN:
+class ConditionalGAN(Estimator):
     """Conditional GAN g(c, z) -> x with the paper's training and selection.
 
     Args:
@@ -152,6 +151,7 @@ class ConditionalGAN:
         optimizer: "sgd", "adam" or "lamb".
         lr: initial learning rate (cosine decay to 0 over the run); lr_d for the discriminator (None: lr).
         epochs, batch_size: the schedule.
+        n_critic: discriminator updates per generator update.
         label_noise: eps of the label noise (labels in [0, eps] and [1 - eps, 1]).
         n_quantiles: knots of the quantile transforms.
         metric_columns: columns of eq. (2) (derived ones allowed when ``derive`` makes them).
@@ -167,7 +167,20 @@ class ConditionalGAN:
             on CUDA) or "auto" (graph on CUDA, eager on a CPU); see hepgan.training.fast.
         metric_backend: where the per-epoch eq. (2) runs: "numpy", "torch" (generation, transforms
             and binning on the model's device) or "auto" (torch on CUDA, numpy on a CPU).
+
+    Example:
+        >>> from hepgan.samples.toys import gjets_toy
+        >>> sr = gjets_toy(400, seed=1).query("region == 1")
+        >>> gan = ConditionalGAN(g_hidden=(16,), d_hidden=(16,), latent_dim=4, epochs=2, batch_size=64,
+        ...                      n_quantiles=50, progress=False).fit(sr[X_OBJECT], sr[FEATURE_SETS["full"]], sr["weight"])
+        >>> gan.sample(sr[FEATURE_SETS["full"]].iloc[:3], k=2, seed=1).shape
+        (6, 4)
     """
+
+    format: ClassVar[str] = "hepgan.ConditionalGAN"
+    format_version: ClassVar[int] = MODEL_FORMAT_VERSION
+    kept: ClassVar[dict[str, str]] = {"generator": "g"}
+    _repr_params: ClassVar[tuple[str, ...]] = ("x_columns", "c_columns", "arch", "latent_dim")
 
     def __init__(
         self,
@@ -184,6 +197,7 @@ class ConditionalGAN:
         lr_d: float | None = None,
         epochs: int = 100,
         batch_size: int = 1024,
+        n_critic: int = 1,
         label_noise: float = 0.15,
         n_quantiles: int = 1000,
         metric_columns: Sequence[str] | None = None,
@@ -211,6 +225,7 @@ class ConditionalGAN:
         self.lr_d = lr_d
         self.epochs = epochs
         self.batch_size = batch_size
+        self.n_critic = n_critic
         self.label_noise = label_noise
         self.n_quantiles = n_quantiles
         self.metric_columns = list(metric_columns) if metric_columns is not None else None
@@ -226,41 +241,30 @@ class ConditionalGAN:
         self.metric_backend = metric_backend
 
     # ------------------------------------------------------------------ helpers
-    def get_params(self) -> dict[str, Any]:
-        import inspect
-
-        return {k: getattr(self, k) for k in inspect.signature(type(self).__init__).parameters if k != "self"}
-
     def _validate_params(self) -> None:
+        super()._validate_params()
         if not self.x_columns:
             raise ConfigError("x_columns: expected at least one generated column")
         overlap = set(self.x_columns) & set(self.c_columns)
         if overlap:
             raise ConfigError(f"c_columns: '{sorted(overlap)[0]}' is also a generated column")
-        for name, v in [("latent_dim", self.latent_dim), ("epochs", self.epochs), ("batch_size", self.batch_size), ("metric_k", self.metric_k), ("metric_bins", self.metric_bins)]:
-            if not isinstance(v, int) or v < 1:
-                raise ConfigError(f"{name}: expected an integer >= 1, got {v!r}")
-        if not 0 <= self.label_noise < 0.5:
-            raise ConfigError(f"label_noise: expected a number in [0, 0.5), got {self.label_noise!r}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr: expected a number > 0, got {self.lr!r}")
+        for name in ("latent_dim", "metric_k", "metric_bins"):
+            check_int(name, getattr(self, name))
+        check_number("label_noise", self.label_noise, 0.0, 0.5)
         if self.derive is not None and self.derive not in DERIVE:
             raise ConfigError(f"derive: expected one of {', '.join(DERIVE)} or null, got {self.derive!r}")
-        if self.step not in ("auto", "eager", "graph"):
-            raise ConfigError(f"step: expected one of auto, eager, graph, got {self.step!r}")
-        if self.metric_backend not in ("auto", "numpy", "torch"):
-            raise ConfigError(f"metric_backend: expected one of auto, numpy, torch, got {self.metric_backend!r}")
+        check_choice("metric_backend", self.metric_backend, ("auto", "numpy", "torch"))
 
-    def _networks(self):
+    def _build_networks(self) -> dict[str, nn.Module]:
         from hepgan.nn import build_discriminator, build_generator, init_parameters
 
         n_c, n_x = len(self.c_columns), len(self.x_columns)
         g = build_generator(self.arch, n_c, self.latent_dim, n_x, hidden=self.g_hidden)
         d = build_discriminator(self.arch, n_c, n_x, hidden=self.d_hidden, dropout=self.dropout)
-        gen = torch.Generator().manual_seed(_seed_from(self.seed, 1))
+        gen = torch.Generator().manual_seed(seed_from(self.seed, 1))
         init_parameters(g, gen)
         init_parameters(d, gen)
-        return g, d
+        return {"g": g, "d": d}
 
     def _to_net(self, u: np.ndarray) -> Tensor:
         return torch.as_tensor(2.0 * u - 1.0, dtype=torch.float32)
@@ -270,7 +274,8 @@ class ConditionalGAN:
             return torch.zeros(len(c), 0)
         return self._to_net(self.c_pre_.transform(c.to_numpy(), rng))
 
-    def _metric_table(self, x: pd.DataFrame, c: pd.DataFrame, context: pd.DataFrame | None = None) -> pd.DataFrame:
+    def metric_table(self, x: pd.DataFrame, c: pd.DataFrame, context: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The columns of eq. (2) for events (x, c): generated, conditions, or derived from both and ``context``."""
         parts = [c.reset_index(drop=True), x.reset_index(drop=True)]
         if context is not None:
             parts.append(context.drop(columns=[k for k in context.columns if k in c or k in x]).reset_index(drop=True))
@@ -311,10 +316,7 @@ class ConditionalGAN:
             self, with ``history_`` (per-epoch losses, metric, lr) and ``best_epoch_``.
         """
         task, data, settings = self._prepare(x, c, w, validation, context)
-        trainer = AdversarialTrainer(settings)
-        self.device_ = trainer.device
-        history = trainer.fit(task, data, run_dir=run_dir, resume=resume)
-        self._finish(history)
+        self._train(task, data, settings, run_dir=run_dir, resume=resume)
         return self
 
     def _prepare(self, x: Any, c: Any, w: Any, validation: tuple | None, context: pd.DataFrame | None):
@@ -331,7 +333,7 @@ class ConditionalGAN:
         if w_np is not None and (w_np.shape != (len(x),) or not np.isfinite(w_np).all()):
             raise SchemaError(f"w: expected {len(x)} finite weights")
 
-        rng = np.random.default_rng(_seed_from(self.seed, 2))
+        rng = np.random.default_rng(seed_from(self.seed, 2))
         self.x_pre_ = TablePreprocessor(self.x_columns, self.discrete_columns, self.n_quantiles).fit(x.to_numpy(), rng)
         self.c_pre_ = (
             TablePreprocessor(self.c_columns, self.discrete_columns, self.n_quantiles).fit(c.to_numpy(), rng)
@@ -339,14 +341,15 @@ class ConditionalGAN:
             else None
         )
         self.metric_columns_ = self.metric_columns or list(self.x_columns)
-        truth = self._metric_table(x, c, context)
+        truth = self.metric_table(x, c, context)
         self.metric_pre_ = TablePreprocessor(self.metric_columns_, (), self.n_quantiles).fit(truth.to_numpy(), rng)
 
-        data = {"x": self._to_net(self.x_pre_.transform(x.to_numpy(), rng)), "c": self._c_tensor(c, rng)}
+        sr = {"x": self._to_net(self.x_pre_.transform(x.to_numpy(), rng)), "c": self._c_tensor(c, rng)}
         if w_np is not None:
-            data["w"] = torch.as_tensor(w_np, dtype=torch.float32)
-        g, d = self._networks()
-        self.generator_ = g
+            sr["w"] = torch.as_tensor(w_np, dtype=torch.float32)
+        nets = self._build_networks()
+        self.generator_ = nets["g"]  # the per-epoch metric samples from it during training
+        self.device_ = resolve_device(self.device)
 
         val_fn = None
         if validation is not None:
@@ -357,38 +360,19 @@ class ConditionalGAN:
             w_v = None if w_v is None else np.asarray(w_v, np.float64)
             val_fn = self._make_validation((x, c, w_np, context), (x_v, c_v, w_v, ctx_v))
 
-        settings = TrainSettings(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            lr_d=self.lr_d,
-            seed=_seed_from(self.seed, 3),
-            device=self.device,
-            checkpoint_every=self.checkpoint_every,
-            select_metric="metric_val" if val_fn is not None else None,
-            progress=self.progress,
-            step=self.step,
-        )
-        return _Task(self, g, d, val_fn), data, settings
-
-    def _finish(self, history: dict[str, Any]) -> None:
-        """Stores a trainer's history; the generator holds the kept weights."""
-        self.last_state_ = history.pop("last_networks")["g"]
-        self.history_ = history
-        self.best_epoch_ = history["best_epoch"]
-        self.generator_ = self.generator_.eval()
+        settings = self._train_settings(SELECTION if val_fn is not None else Selection())
+        return ConditionalGANTask(self, nets["g"], nets["d"], val_fn), {"sr": Sample(sr)}, settings
 
     def _make_validation(self, train: tuple, val: tuple) -> Callable[[int], dict[str, float]]:
         """Per-epoch -2lnLambda on equal-size train and validation subsets (comparable values)."""
         n = min(len(val[0]), self.metric_events or len(val[0]))
-        sel_rng = np.random.default_rng(_seed_from(self.seed, 4))
+        sel_rng = np.random.default_rng(seed_from(self.seed, 4))
         sets = {}
         for name, (xs, cs, ws, ctx) in [("train", train), ("val", val)]:
             idx = np.sort(sel_rng.choice(len(xs), size=min(n, len(xs)), replace=False))
             xs, cs = xs.iloc[idx].reset_index(drop=True), cs.iloc[idx].reset_index(drop=True)
             ctx = None if ctx is None else ctx.iloc[idx].reset_index(drop=True)
-            u_truth = self.metric_pre_.transform(self._metric_table(xs, cs, ctx).to_numpy(), sel_rng)
+            u_truth = self.metric_pre_.transform(self.metric_table(xs, cs, ctx).to_numpy(), sel_rng)
             sets[name] = (cs, ctx, u_truth, None if ws is None else ws[idx])
 
         if self._metric_on_device():
@@ -397,16 +381,14 @@ class ConditionalGAN:
         def validate(epoch: int) -> dict[str, float]:
             out = {}
             for name, (cs, ctx, u_truth, ws) in sets.items():
-                out[f"metric_{name}"] = self.neg2_log_lambda(cs, u_truth, ws, k=self.metric_k, seed=_seed_from(self.seed, 5, epoch), context=ctx)
+                out[f"neg2lnL_{name}"] = self.neg2_log_lambda(cs, u_truth, ws, k=self.metric_k, seed=seed_from(self.seed, 5, epoch), context=ctx)
             return out
 
         return validate
 
     def _metric_on_device(self) -> bool:
         if self.metric_backend == "auto":
-            from hepgan.training.loop import _resolve_device
-
-            return _resolve_device(self.device).type == "cuda"
+            return resolve_device(self.device).type == "cuda"
         return self.metric_backend == "torch"
 
     def _make_device_validation(self, sets: dict[str, tuple]) -> Callable[[int], dict[str, float]]:
@@ -415,9 +397,7 @@ class ConditionalGAN:
         The same numbers as the numpy path up to float rounding: the same conditions, latent
         noise and seeds, float64 transforms (hepgan.preprocessing ``*_torch``), torch binning.
         """
-        from hepgan.training.loop import _resolve_device
-
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         f64 = torch.float64
         prepared = {}
         for name, (cs, ctx, u_truth, ws) in sets.items():
@@ -429,9 +409,9 @@ class ConditionalGAN:
             prepared[name] = (cs, physical, torch.as_tensor(u_truth, dtype=f64, device=device), w_t)
 
         def validate(epoch: int) -> dict[str, float]:
-            seed = _seed_from(self.seed, 5, epoch)
+            seed = seed_from(self.seed, 5, epoch)
             values = [self._neg2_log_lambda_device(*prepared[name], k=self.metric_k, seed=seed) for name in prepared]
-            return {f"metric_{name}": float(v) for name, v in zip(prepared, torch.stack(values).cpu())}
+            return {f"neg2lnL_{name}": float(v) for name, v in zip(prepared, torch.stack(values).cpu())}
 
         return validate
 
@@ -462,7 +442,7 @@ class ConditionalGAN:
         rep = c.index.repeat(k)
         c_rep = c.loc[rep].reset_index(drop=True)
         ctx_rep = None if context is None else context.reset_index(drop=True).loc[rep].reset_index(drop=True)
-        u_y = self.metric_pre_.transform(self._metric_table(y, c_rep, ctx_rep).to_numpy(), np.random.default_rng(seed))
+        u_y = self.metric_pre_.transform(self.metric_table(y, c_rep, ctx_rep).to_numpy(), np.random.default_rng(seed))
         w_y = None if w is None else np.repeat(w, k) / k
         return neg2_log_lambda(u_truth, u_y, bins=self.metric_bins, w_x=w, w_y=w_y)
 
@@ -472,12 +452,8 @@ class ConditionalGAN:
         x = _as_frame(x, self.x_columns, "x")
         c = _as_frame(c if c is not None else np.zeros((len(x), 0)), self.c_columns, "c")
         ctx = None if context is None else context.reset_index(drop=True)
-        u = self.metric_pre_.transform(self._metric_table(x, c, ctx).to_numpy(), np.random.default_rng(seed))
+        u = self.metric_pre_.transform(self.metric_table(x, c, ctx).to_numpy(), np.random.default_rng(seed))
         return self.neg2_log_lambda(c, u, None if w is None else np.asarray(w, np.float64), k=k, seed=seed, context=ctx)
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "generator_"):
-            raise ConfigError("this ConditionalGAN is not fitted: call fit() or ConditionalGAN.load()")
 
     @torch.no_grad()
     def sample(self, c: Any, k: int = 1, seed: int | None = None, batch_size: int | None = None) -> pd.DataFrame:
@@ -512,20 +488,20 @@ class ConditionalGAN:
     @torch.no_grad()
     def _generate(self, c: pd.DataFrame, k: int, seed: int, batch_size: int | None = None) -> Tensor:
         """The generator's output (N * k, n_x) in [-1, 1], float64, on the model's device."""
-        device = getattr(self, "device_", torch.device("cpu"))
+        device = current_device(self)
         g = self.generator_.to(device).eval()
-        gen = torch.Generator(device=device).manual_seed(_seed_from(seed, 7))
+        gen = torch.Generator(device=device).manual_seed(seed_from(seed, 7))
         if device.type == "cuda":
             batch_size = batch_size or 1 << 20
             if self.c_columns:
-                c_gen = torch.Generator(device=device).manual_seed(_seed_from(seed, 6))
+                c_gen = torch.Generator(device=device).manual_seed(seed_from(seed, 6))
                 c_dev = torch.as_tensor(c.to_numpy(dtype=np.float64), device=device)
                 c_net = (2.0 * self.c_pre_.transform_torch(c_dev, c_gen) - 1.0).float()
             else:
                 c_net = torch.zeros(len(c), 0, device=device)
         else:
             batch_size = batch_size or 65_536
-            c_net = self._c_tensor(c, np.random.default_rng(_seed_from(seed, 6)))
+            c_net = self._c_tensor(c, np.random.default_rng(seed_from(seed, 6)))
         c_net = c_net.repeat_interleave(k, dim=0)
         out = []
         for i in range(0, len(c_net), batch_size):
@@ -535,57 +511,19 @@ class ConditionalGAN:
         return torch.cat(out) if out else torch.zeros(0, len(self.x_columns), dtype=torch.float64, device=device)
 
     # ------------------------------------------------------------------ files
-    def save(self, path: str | Path, which: str = "best") -> Path:
-        """Writes one .safetensors file: generator weights, hyperparameters, preprocessing, history.
-
-        Args:
-            path: output file.
-            which: "best" (the kept model) or "last" (the last epoch's weights).
-        """
-        self._check_fitted()
-        weights = self.generator_.state_dict() if which == "best" else self.last_state_
-        meta = {
-            "format": "hepgan.ConditionalGAN",
-            "format_version": MODEL_FORMAT_VERSION,
-            "hepgan_version": __version__,
-            "which": which,
-            "params": self.get_params(),
+    def _fitted_meta(self) -> dict[str, Any]:
+        return {
             "x_preprocessing": self.x_pre_.to_dict(),
             "c_preprocessing": self.c_pre_.to_dict() if self.c_pre_ is not None else None,
             "metric_columns": self.metric_columns_,
             "metric_preprocessing": self.metric_pre_.to_dict(),
-            "best_epoch": self.best_epoch_,
-            "history": self.history_,
         }
-        return save_state(path, {"generator": weights}, meta=meta)
 
-    @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> ConditionalGAN:
-        """Reads a model written by :meth:`save`; never executes code from the file."""
-        state, meta = load_model_file(path, "hepgan.ConditionalGAN", MODEL_FORMAT_VERSION)
-        params = dict(meta["params"])
-        params["device"] = device
-        model = cls(**params)
-        model.x_pre_ = TablePreprocessor.from_dict(meta["x_preprocessing"])
-        model.c_pre_ = TablePreprocessor.from_dict(meta["c_preprocessing"]) if meta["c_preprocessing"] else None
-        model.metric_columns_ = meta["metric_columns"]
-        model.metric_pre_ = TablePreprocessor.from_dict(meta["metric_preprocessing"])
-        model.best_epoch_ = meta["best_epoch"]
-        model.history_ = meta["history"]
-        g, _ = model._networks()
-        try:
-            g.load_state_dict(state["generator"])
-        except RuntimeError as err:
-            raise ModelFileError(f"{path}: weights do not fit the stored architecture ({err})") from None
-        model.generator_ = g.eval()
-        model.last_state_ = state["generator"]
-        from hepgan.training.loop import _resolve_device
-
-        model.device_ = _resolve_device(device)
-        return model
-
-    def __repr__(self) -> str:
-        return f"ConditionalGAN(x={self.x_columns}, c={self.c_columns}, arch={self.arch!r}, latent_dim={self.latent_dim})"
+    def _restore_fitted(self, meta: dict[str, Any]) -> None:
+        self.x_pre_ = TablePreprocessor.from_dict(meta["x_preprocessing"])
+        self.c_pre_ = TablePreprocessor.from_dict(meta["c_preprocessing"]) if meta["c_preprocessing"] else None
+        self.metric_columns_ = meta["metric_columns"]
+        self.metric_pre_ = TablePreprocessor.from_dict(meta["metric_preprocessing"])
 
 
 def fit_scan(
@@ -611,14 +549,10 @@ def fit_scan(
     Returns:
         The fitted models (the same objects).
     """
-    from hepgan.training.loop import _resolve_device
     from hepgan.training.scan import train_scan
 
-    prepared = []
-    for m in models:
-        m.device_ = _resolve_device(m.device)
-        prepared.append(m._prepare(x, c, w, validation, context))
+    prepared = [m._prepare(x, c, w, validation, context) for m in models]
     histories = train_scan([p[0] for p in prepared], [p[1] for p in prepared], [p[2] for p in prepared], progress=progress)
-    for m, h in zip(models, histories):
-        m._finish(h)
+    for m, p, h in zip(models, prepared, histories):
+        m._finish(h, p[0])
     return list(models)

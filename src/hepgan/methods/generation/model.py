@@ -36,36 +36,40 @@ Wasserstein-1 distance divided by the true interquartile range).
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from hepgan import __version__
-from hepgan.exceptions import ConfigError, ModelFileError, SchemaError
+from hepgan.estimator import Estimator, check_choice, check_int, check_number, current_device, seed_from
+from hepgan.exceptions import ConfigError, SchemaError
 from hepgan.kinematics import event_table, invariant_mass, on_shell, pt_balance, pt_eta_phi, table_to_momenta
+from hepgan.metrics.distances import weighted_quantile
 from hepgan.samples.ttbar import TTBAR_PARTONS, TTBAR_RESONANCES
-from hepgan.training.loop import AdversarialTrainer, TrainSettings
-from hepgan.training.state import load_model_file, save_state
+from hepgan.training.device import resolve_device
+from hepgan.training.record import Selection
+from hepgan.training.task import OptimizerSpec, Sample, Step
 
 __all__ = [
     "EventGAN",
+    "EventGANTask",
     "MOMENTUM_SUMS",
     "TTBAR_MASSES",
     "TTBAR_MMD_WIDTHS",
     "MODEL_FORMAT_VERSION",
+    "SELECTION",
     "peak_width",
-    "weighted_quantile",
 ]
 
 log = logging.getLogger("hepgan")
 MODEL_FORMAT_VERSION = 1
+#: The kept epoch: the lowest mean W1/IQR of the validation observables.
+SELECTION = Selection("w1_val", "min", "mean W1/IQR")
 
 #: Fixed external masses of the six top-pair partons (GeV): b quarks at Pythia's 4.8, light quarks massless.
 TTBAR_MASSES: tuple[float, ...] = (4.8, 0.0, 0.0, 4.8, 0.0, 0.0)
@@ -74,23 +78,6 @@ TTBAR_MASSES: tuple[float, ...] = (4.8, 0.0, 0.0, 4.8, 0.0, 0.0)
 TTBAR_MMD_WIDTHS: dict[str, tuple[float, ...]] = {"m_wp": (2.0,), "m_wm": (2.0,), "m_t": (1.5,), "m_tbar": (1.5,)}
 #: MMD observables besides the resonance masses: the event's total px and py (GeV), by component index.
 MOMENTUM_SUMS: dict[str, int] = {"sum_px": 0, "sum_py": 1}
-
-
-def _seed_from(*parts: int) -> int:
-    """A 63-bit seed from integers (stable across runs and platforms)."""
-    return int(np.random.SeedSequence([p & 0xFFFFFFFF for p in parts]).generate_state(2, np.uint32).view(np.uint64)[0] >> 1)
-
-
-def weighted_quantile(x: np.ndarray, q: Sequence[float], w: np.ndarray | None = None) -> np.ndarray:
-    """Quantiles of a weighted sample (mid-point rule of the weighted empirical CDF)."""
-    x = np.asarray(x, dtype=np.float64)
-    if len(x) == 0:
-        return np.full(len(q), np.nan)
-    w = np.ones(len(x)) if w is None else np.asarray(w, dtype=np.float64)
-    order = np.argsort(x, kind="stable")
-    xs, ws = x[order], w[order]
-    cdf = (np.cumsum(ws) - 0.5 * ws) / ws.sum()
-    return np.interp(np.asarray(q, dtype=np.float64), cdf, xs)
 
 
 def peak_width(m: np.ndarray, w: np.ndarray | None = None, centre: float | None = None, window: float = 10.0) -> dict[str, float]:
@@ -130,65 +117,74 @@ class _Discriminator(nn.Module):
         return self.net(x).squeeze(-1)
 
 
-class _Task:
-    """The event GAN as a GANTask for the shared loop."""
+class EventGANTask:
+    """The event GAN's training task: discriminator ``n_critic`` times, then generator, on the sample "train".
+
+    The discriminator's loss is BCE plus the Roth regulariser (logged as ``roth_train``); the
+    generator's is BCE plus the MMD term (logged as ``mmd_train``). Every random number of an
+    update (latent noise, label noise) is drawn by the step's noise function.
+    """
 
     def __init__(self, model: EventGAN, g: nn.Module, d: nn.Module, val: Callable[[int], dict[str, float]] | None):
         self.networks = {"g": g, "d": d}
         self.model = model
         self._val = val
-        self._mmd_sum: Tensor | None = None
-        self._omega_sum: Tensor | None = None
-        self._steps = 0
+        self.steps = [
+            Step("d", "d", self.d_loss, self.d_noise, repeat=model.n_critic, optimizer=OptimizerSpec(model.optimizer, model.lr_d or model.lr)),
+            Step("g", "g", self.g_loss, self.g_noise, optimizer=OptimizerSpec(model.optimizer, model.lr)),
+        ]
 
-    def _fake(self, n: int, like: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-        z = torch.randn(n, self.model.latent_dim, generator=gen, device=like.device, dtype=like.dtype)
+    def _fake(self, z: Tensor) -> tuple[Tensor, Tensor]:
         p4 = self.model._p4_from_net(self.networks["g"](z))
         return self.model._d_input(p4), self.model._mmd_masses(p4)
 
-    def d_loss(self, b: dict[str, Tensor], gen: torch.Generator) -> Tensor:
+    def _z(self, like: Tensor, gen: torch.Generator) -> Tensor:
+        return torch.randn(len(like), self.model.latent_dim, generator=gen, device=like.device, dtype=like.dtype)
+
+    def d_noise(self, batch, gen: torch.Generator) -> dict[str, Tensor]:
+        from hepgan.losses import noisy_labels
+
+        x = batch["train"]["x4"]
+        z = self._z(x, gen)
+        l_real, l_fake = noisy_labels(len(x), len(x), self.model.label_noise, gen, dtype=x.dtype, device=x.device)
+        return {"z": z, "l_real": l_real, "l_fake": l_fake}
+
+    def g_noise(self, batch, gen: torch.Generator) -> dict[str, Tensor]:
+        return {"z": self._z(batch["train"]["x4"], gen)}
+
+    def d_loss(self, batch, noise: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         from hepgan.losses import discriminator_bce, roth_penalty
 
-        m, d = self.model, self.networks["d"]
+        m, d, b = self.model, self.networks["d"], batch["train"]
         w = b.get("w")
+        labels = (noise["l_real"], noise["l_fake"])
         with torch.no_grad():
-            x_fake, _ = self._fake(len(b["x4"]), b["x4"], gen)
+            x_fake, _ = self._fake(noise["z"])
         if m.roth_lambda > 0:
             omega, logit_real, logit_fake = roth_penalty(lambda c, x: d(x), None, b["x4"], None, x_fake, w_real=w)
-            self._omega_sum = omega.detach() if self._omega_sum is None else self._omega_sum + omega.detach()
-            return discriminator_bce(logit_real, logit_fake, eps=m.label_noise, generator=gen, w_real=w) + m.roth_lambda * omega
-        return discriminator_bce(d(b["x4"]), d(x_fake), eps=m.label_noise, generator=gen, w_real=w)
+            loss = discriminator_bce(logit_real, logit_fake, eps=m.label_noise, w_real=w, labels=labels) + m.roth_lambda * omega
+            return loss, {"roth_train": omega}
+        return discriminator_bce(d(b["x4"]), d(x_fake), eps=m.label_noise, w_real=w, labels=labels), {}
 
-    def g_loss(self, b: dict[str, Tensor], gen: torch.Generator) -> Tensor:
+    def g_loss(self, batch, noise: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         from hepgan.losses import generator_bce, mmd2
 
-        m = self.model
-        x_fake, m_fake = self._fake(len(b["x4"]), b["x4"], gen)
+        m, b = self.model, batch["train"]
+        x_fake, m_fake = self._fake(noise["z"])
         loss = generator_bce(self.networks["d"](x_fake))
-        self._steps += 1
         if m.mmd_lambda > 0 and m.mmd_resonances:
             k = len(m_fake) if m.mmd_events is None else min(m.mmd_events, len(m_fake))
             w = b.get("w")
             term = mmd2(b["m"][:k], m_fake[:k], [m.mmd_widths[r] for r in m.mmd_resonances], m.mmd_kernel,
                         w_x=None if w is None else w[:k])  # fmt: skip
-            self._mmd_sum = term.detach() if self._mmd_sum is None else self._mmd_sum + term.detach()
-            loss = loss + m.mmd_lambda * term
-        return loss
+            return loss + m.mmd_lambda * term, {"mmd_train": term}
+        return loss, {}
 
     def validate(self, epoch: int) -> dict[str, float]:
-        out: dict[str, float] = {}
-        if self._mmd_sum is not None:
-            out["mmd_train"] = float(self._mmd_sum) / max(self._steps, 1)
-        if self._omega_sum is not None:
-            out["roth_train"] = float(self._omega_sum) / max(self._steps * self.model.n_critic, 1)
-        self._mmd_sum = self._omega_sum = None
-        self._steps = 0
-        if self._val is not None:
-            out.update(self._val(epoch))
-        return out
+        return self._val(epoch) if self._val is not None else {}
 
 
-class EventGAN:
+class EventGAN(Estimator):
     """GAN for unweighted events of P partons with fixed masses, with an MMD term on resonance masses.
 
     Args:
@@ -218,7 +214,18 @@ class EventGAN:
         device: "cpu", "cuda" or "auto".
         checkpoint_every: epochs between checkpoints when fit gets a run_dir.
         progress: show a progress bar.
+        step: training step of the loop: "eager", "graph" (the fast step, a CUDA graph on CUDA) or "auto".
+
+    Example:
+        >>> gan = EventGAN(latent_dim=4, g_hidden=(16,), d_hidden=(16,), mmd_lambda=0.0)
+        >>> gan.n_particles
+        6
     """
+
+    format: ClassVar[str] = "hepgan.EventGAN"
+    format_version: ClassVar[int] = MODEL_FORMAT_VERSION
+    kept: ClassVar[dict[str, str]] = {"generator": "g"}
+    _repr_params: ClassVar[tuple[str, ...]] = ("particles", "masses", "latent_dim", "pt_balance", "mmd_lambda", "mmd_kernel")
 
     def __init__(
         self,
@@ -249,6 +256,7 @@ class EventGAN:
         device: str = "cpu",
         checkpoint_every: int = 10,
         progress: bool = True,
+        step: str = "auto",
     ):
         self.particles = list(particles)
         self.masses = [float(m) for m in masses]
@@ -277,14 +285,13 @@ class EventGAN:
         self.device = device
         self.checkpoint_every = checkpoint_every
         self.progress = progress
+        self.step = step
 
     # ------------------------------------------------------------------ helpers
-    def get_params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in inspect.signature(type(self).__init__).parameters if k != "self"}
-
     def _validate_params(self) -> None:
         from hepgan.losses import MMD_KERNELS
 
+        super()._validate_params()
         p = len(self.particles)
         if p < 1 or len(set(self.particles)) != p:
             raise ConfigError(f"particles: expected distinct names, got {self.particles}")
@@ -293,22 +300,13 @@ class EventGAN:
         for r, idx in self.resonances.items():
             if len(idx) < 2 or any(not 0 <= i < p for i in idx) or len(set(idx)) != len(idx):
                 raise ConfigError(f"resonances.{r}: expected >= 2 distinct particle indices in [0, {p}), got {idx}")
-        for name, v in [("latent_dim", self.latent_dim), ("epochs", self.epochs), ("batch_size", self.batch_size),
-                        ("n_critic", self.n_critic), ("val_events", self.val_events)]:  # fmt: skip
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ConfigError(f"{name}: expected an integer >= 1, got {v!r}")
-        if not 0 <= self.label_noise < 0.5:
-            raise ConfigError(f"label_noise: expected a number in [0, 0.5), got {self.label_noise!r}")
+        for name in ("latent_dim", "val_events"):
+            check_int(name, getattr(self, name))
+        check_number("label_noise", self.label_noise, 0.0, 0.5)
         for name in ("roth_lambda", "mmd_lambda"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v >= 0 and np.isfinite(v)):
-                raise ConfigError(f"{name}: expected a number >= 0, got {v!r}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr: expected a number > 0, got {self.lr!r}")
-        if self.pt_balance not in ("learned", "exact"):
-            raise ConfigError(f"pt_balance: expected one of learned, exact, got {self.pt_balance!r}")
-        if self.mmd_kernel not in MMD_KERNELS:
-            raise ConfigError(f"mmd_kernel: expected one of {', '.join(MMD_KERNELS)}, got {self.mmd_kernel!r}")
+            check_number(name, getattr(self, name), 0.0)
+        check_choice("pt_balance", self.pt_balance, ("learned", "exact"))
+        check_choice("mmd_kernel", self.mmd_kernel, tuple(MMD_KERNELS))
         for r in self.mmd_resonances:
             if r not in self.resonances and r not in MOMENTUM_SUMS:
                 raise ConfigError(f"mmd_resonances: '{r}' is not a resonance or momentum sum (known: {', '.join([*self.resonances, *MOMENTUM_SUMS])})")
@@ -316,24 +314,23 @@ class EventGAN:
                 ws = self.mmd_widths.get(r)
                 if not ws or any(not (s > 0 and np.isfinite(s)) for s in ws):
                     raise ConfigError(f"mmd_widths.{r}: expected kernel widths > 0 (GeV), got {ws!r}")
-        if self.mmd_events is not None and (not isinstance(self.mmd_events, int) or self.mmd_events < 2):
-            raise ConfigError(f"mmd_events: expected an integer >= 2 or null, got {self.mmd_events!r}")
-        if not self.peak_window > 0:
-            raise ConfigError(f"peak_window: expected a number > 0 (GeV), got {self.peak_window!r}")
+        if self.mmd_events is not None:
+            check_int("mmd_events", self.mmd_events, 2)
+        check_number("peak_window", self.peak_window, 0.0, low_open=True)
 
     @property
     def n_particles(self) -> int:
         return len(self.particles)
 
-    def _networks(self) -> tuple[nn.Module, nn.Module]:
+    def _build_networks(self) -> dict[str, nn.Module]:
         from hepgan.nn import MLP, init_parameters
 
         g = MLP(self.latent_dim, 3 * self.n_particles, self.g_hidden)
         d = _Discriminator(4 * self.n_particles, self.d_hidden, self.dropout)
-        gen = torch.Generator().manual_seed(_seed_from(self.seed, 1))
+        gen = torch.Generator().manual_seed(seed_from(self.seed, 1))
         init_parameters(g, gen)
         init_parameters(d, gen)
-        return g, d
+        return {"g": g, "d": d}
 
     def _buffers(self, device: torch.device) -> None:
         f = torch.float32
@@ -439,33 +436,16 @@ class EventGAN:
             data["m"] = torch.as_tensor(np.column_stack([self._mmd_observable(p4, r) for r in self.mmd_resonances]), dtype=f)
         if w_np is not None:
             data["w"] = torch.as_tensor(np.array(w_np, dtype=np.float32))
-        g, d = self._networks()
+        nets = self._build_networks()
+        self.device_ = resolve_device(self.device)
+        self._buffers(self.device_)
+        self.generator_ = nets["g"]  # the per-epoch metrics sample from it during training
         val_fn = None
         if validation is not None:
             ev_v, w_v = (tuple(validation) + (None,))[:2]
             val_fn = self._make_validation(self._p3(ev_v, "validation events"), None if w_v is None else np.asarray(w_v, np.float64))
-        settings = TrainSettings(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            lr_d=self.lr_d,
-            n_critic=self.n_critic,
-            seed=_seed_from(self.seed, 3),
-            device=self.device,
-            checkpoint_every=self.checkpoint_every,
-            select_metric="metric_val" if val_fn is not None else None,
-            progress=self.progress,
-        )
-        trainer = AdversarialTrainer(settings)
-        self.device_ = trainer.device
-        self._buffers(trainer.device)
-        self.generator_ = g
-        history = trainer.fit(_Task(self, g, d, val_fn), data, run_dir=run_dir, resume=resume)
-        self.last_state_ = history.pop("last_networks")["g"]
-        self.history_ = history
-        self.best_epoch_ = history["best_epoch"]
-        self.generator_ = g.eval()
+        settings = self._train_settings(SELECTION if val_fn is not None else Selection())
+        self._train(EventGANTask(self, nets["g"], nets["d"], val_fn), {"train": Sample(data)}, settings, run_dir=run_dir, resume=resume)
         return self
 
     def _make_validation(self, p3_val: np.ndarray, w_val: np.ndarray | None) -> Callable[[int], dict[str, float]]:
@@ -477,13 +457,13 @@ class EventGAN:
         scale = {k: max(float(np.subtract(*weighted_quantile(v, [0.75, 0.25], w_t))), 1e-9) for k, v in truth.items()}
         centres = {r: float(weighted_quantile(truth[r], [0.5], w_t)[0]) for r in self.resonances}
         widths = {r: peak_width(truth[r], w_t, centres[r], self.peak_window)["half_iqr"] for r in self.resonances}
-        seed = _seed_from(self.seed, 4)
+        seed = seed_from(self.seed, 4)
 
         def validate(epoch: int) -> dict[str, float]:
             p4 = self.sample_p4(self.val_events, seed=seed)
             gen = self._observables(p4)
             w1 = {k: wasserstein_1d(truth[k], gen[k], w_t, None) / scale[k] for k in truth}
-            out = {"metric_val": float(np.mean(list(w1.values())))}
+            out = {"w1_val": float(np.mean(list(w1.values())))}
             out["mass_w1_val"] = float(np.mean([w1[r] for r in self.resonances])) if self.resonances else 0.0
             out["kin_w1_val"] = float(np.mean([v for k, v in w1.items() if k not in self.resonances]))
             for r in self.resonances:
@@ -492,10 +472,6 @@ class EventGAN:
             return out
 
         return validate
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "generator_"):
-            raise ConfigError("this EventGAN is not fitted: call fit() or EventGAN.load()")
 
     @torch.no_grad()
     def sample_p4(self, n: int, seed: int | None = None, batch_size: int = 65_536) -> np.ndarray:
@@ -513,13 +489,13 @@ class EventGAN:
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
             raise ConfigError(f"events: expected an integer >= 0, got {n!r}")
         seed = int(np.random.SeedSequence().entropy % (2**63)) if seed is None else seed
-        device = getattr(self, "device_", torch.device("cpu"))
+        device = current_device(self)
         g = self.generator_.to(device)
         was_training = g.training
         g.eval()
         if not hasattr(self, "_t") or self._t["masses"].device != device:
             self._buffers(device)
-        gen = torch.Generator(device=device).manual_seed(_seed_from(seed, 7))
+        gen = torch.Generator(device=device).manual_seed(seed_from(seed, 7))
         out = []
         for i in range(0, int(n), batch_size):
             z = torch.randn(min(batch_size, int(n) - i), self.latent_dim, generator=gen, device=device)
@@ -534,62 +510,18 @@ class EventGAN:
         return event_table(self.sample_p4(n, seed, batch_size), self.particles, self.resonances)
 
     # ------------------------------------------------------------------ files
-    def save(self, path: str | Path, which: str = "best", extra: dict[str, Any] | None = None) -> Path:
-        """Writes one .safetensors file: generator weights, hyperparameters, preprocessing, history.
-
-        Args:
-            path: output file.
-            which: "best" (the kept model) or "last" (the last epoch's weights).
-            extra: JSON-serialisable information stored with the model (e.g. the training sample's
-                cross-section and metadata).
-        """
-        self._check_fitted()
-        weights = self.generator_.state_dict() if which == "best" else self.last_state_
-        meta = {
-            "format": "hepgan.EventGAN",
-            "format_version": MODEL_FORMAT_VERSION,
-            "hepgan_version": __version__,
-            "which": which,
-            "params": self.get_params(),
+    def _fitted_meta(self) -> dict[str, Any]:
+        return {
             "preprocessing": {
                 "p3_mean": self.p3_mean_.tolist(), "p3_std": self.p3_std_.tolist(),
                 "p4_mean": self.p4_mean_.tolist(), "p4_std": self.p4_std_.tolist(),
             },  # fmt: skip
-            "best_epoch": self.best_epoch_,
-            "history": self.history_,
-            "extra": extra or {},
         }
-        return save_state(path, {"generator": weights}, meta=meta)
 
-    @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> EventGAN:
-        """Reads a model written by :meth:`save`; never executes code from the file."""
-        state, meta = load_model_file(path, "hepgan.EventGAN", MODEL_FORMAT_VERSION)
-        params = dict(meta["params"])
-        params["device"] = device
-        try:
-            model = cls(**params)
-            pre = meta["preprocessing"]
-            model.p3_mean_, model.p3_std_ = np.asarray(pre["p3_mean"]), np.asarray(pre["p3_std"])
-            model.p4_mean_, model.p4_std_ = np.asarray(pre["p4_mean"]), np.asarray(pre["p4_std"])
-        except (KeyError, TypeError) as err:
-            raise ModelFileError(f"{path}: incomplete EventGAN model record ({err})") from None
-        model.best_epoch_ = meta.get("best_epoch")
-        model.history_ = meta.get("history", {})
-        model.extra_ = meta.get("extra", {})
-        g, _ = model._networks()
-        try:
-            g.load_state_dict(state["generator"])
-        except (RuntimeError, KeyError) as err:
-            raise ModelFileError(f"{path}: weights do not fit the stored architecture ({err})") from None
-        model.generator_ = g.eval()
-        model.last_state_ = state["generator"]
-        from hepgan.training.loop import _resolve_device
+    def _restore_fitted(self, meta: dict[str, Any]) -> None:
+        pre = meta["preprocessing"]
+        self.p3_mean_, self.p3_std_ = np.asarray(pre["p3_mean"]), np.asarray(pre["p3_std"])
+        self.p4_mean_, self.p4_std_ = np.asarray(pre["p4_mean"]), np.asarray(pre["p4_std"])
 
-        model.device_ = _resolve_device(device)
-        model._buffers(model.device_)
-        return model
-
-    def __repr__(self) -> str:
-        return (f"EventGAN(particles={self.particles}, masses={self.masses}, latent_dim={self.latent_dim}, pt_balance={self.pt_balance!r}, "
-                f"mmd_lambda={self.mmd_lambda}, mmd_kernel={self.mmd_kernel!r})")  # fmt: skip
+    def _after_load(self) -> None:
+        self._buffers(self.device_)

@@ -35,22 +35,16 @@ import yaml
 from hepgan.config import from_dict, load_yaml, to_dict
 from hepgan.exceptions import ConfigError
 from hepgan.io import atomic_path
-from hepgan.methods.background_run import (
-    RunConfig,
-    _check_trainable,
-    _context_columns,
-    _weights,
-    build_model,
-    load_events,
-    split_sr,
-)
+from hepgan.methods.background.config import BackgroundRunConfig
+from hepgan.methods.background.run import build_model, check_trainable, context_columns, load_events, split_sr
+from hepgan.runs import apply_overrides, event_weights
 
 __all__ = ["SCAN_KEYS", "ScanConfig", "load_scan_config", "scan_run"]
 
 log = logging.getLogger("hepgan")
 
 #: Keys a scan may vary; lr, lr_d, label_noise and seed vary within one vectorised group,
-#: the others split the members into groups of equal shapes.
+#: the others split the members into groups of equal shapes and step lists.
 SCAN_KEYS = (
     "training.lr",
     "training.lr_d",
@@ -58,6 +52,7 @@ SCAN_KEYS = (
     "training.seed",
     "training.optimizer",
     "training.batch_size",
+    "training.n_critic",
     "model.latent_dim",
     "model.g_hidden",
     "model.d_hidden",
@@ -71,24 +66,14 @@ class ScanConfig:
     """A validated scan: the base run config, the grid, and one run config per member.
 
     Attributes:
-        base: the RunConfig without the scan.
+        base: the BackgroundRunConfig without the scan.
         grid: {dotted key: list of values}, keys in SCAN_KEYS.
         points: one {dotted key: value} per member, in grid order (the last key varies fastest).
-        members: one RunConfig per member.
+        members: one BackgroundRunConfig per member.
     """
 
-    def __init__(self, base: RunConfig, grid: dict[str, list[Any]], points: list[dict[str, Any]], members: list[RunConfig]):
+    def __init__(self, base: BackgroundRunConfig, grid: dict[str, list[Any]], points: list[dict[str, Any]], members: list[BackgroundRunConfig]):
         self.base, self.grid, self.points, self.members = base, grid, points, members
-
-
-def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
-    node = data
-    *parents, leaf = dotted.split(".")
-    for p in parents:
-        node = node.setdefault(p, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"{p}: expected a mapping, got {node!r}")
-    node[leaf] = value
 
 
 def _parse_grid(scan: Any, where: str) -> dict[str, list[Any]]:
@@ -121,23 +106,23 @@ def load_scan_config(path: str | Path, overrides: dict[str, Any] | None = None) 
     if "scan" not in data:
         raise ConfigError(f"{path}: no 'scan' section (a mapping of config keys to lists of values, e.g. training.lr: [1.0e-3, 3.0e-4])")
     scan = data.pop("scan")
+    if data.get("method") != "background":
+        raise ConfigError(f"{path}: hepgan scan trains background-estimation configs; expected 'method: background', got {data.get('method')!r}")
     try:
         grid = _parse_grid(scan, "scan")
-        for dotted, value in (overrides or {}).items():
+        for dotted in overrides or {}:
             if dotted in grid:
                 raise ConfigError(f"--set {dotted}: the key is scanned (scan.{dotted})")
-            _set(data, dotted, value)
-        base = from_dict(RunConfig, copy.deepcopy(data))
+        apply_overrides(data, overrides)
+        base = from_dict(BackgroundRunConfig, copy.deepcopy(data))
         points = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
         if len(points) > MAX_MEMBERS:
             raise ConfigError(f"scan: the grid has {len(points)} points; at most {MAX_MEMBERS}")
         members = []
         for point in points:
-            member = copy.deepcopy(data)
-            for dotted, value in point.items():
-                _set(member, dotted, value)
+            member = apply_overrides(copy.deepcopy(data), point)
             try:
-                members.append(from_dict(RunConfig, member))
+                members.append(from_dict(BackgroundRunConfig, member))
             except ConfigError as err:
                 values = ", ".join(f"{k}={v!r}" for k, v in point.items())
                 raise ConfigError(f"scan ({values}): {err}") from None
@@ -163,9 +148,9 @@ def _fmt(v: Any) -> str:
 
 def results_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
     """The scan results as aligned text, best (lowest validation -2lnLambda) first."""
-    cols = ["member", *keys, "best_epoch", "metric_val", "metric_train", "loss_d", "loss_g"]
-    order = sorted(rows, key=lambda r: (r["metric_val"] is None, r["metric_val"] if r["metric_val"] is not None else 0.0))
-    body = [[_fmt(r[c]) if c not in ("metric_val", "metric_train") or r[c] is None else f"{r[c]:.1f}" for c in cols] for r in order]
+    cols = ["member", *keys, "best_epoch", "neg2lnL_val", "neg2lnL_train", "loss_d", "loss_g"]
+    order = sorted(rows, key=lambda r: (r["neg2lnL_val"] is None, r["neg2lnL_val"] if r["neg2lnL_val"] is not None else 0.0))
+    body = [[_fmt(r[c]) if c not in ("neg2lnL_val", "neg2lnL_train") or r[c] is None else f"{r[c]:.1f}" for c in cols] for r in order]
     widths = [max(len(c), *(len(b[i]) for b in body)) for i, c in enumerate(cols)]
     lines = ["  ".join(c.rjust(w) for c, w in zip(cols, widths))]
     lines += ["  ".join(v.rjust(w) for v, w in zip(b, widths)) for b in body]
@@ -178,19 +163,19 @@ def scan_run(scan: ScanConfig, run_dir: str | Path, progress: bool = True, overw
     Returns:
         {"rows": [...], "best": row of the best member, "table": the printed table, "seconds": training time}.
     """
-    from hepgan.methods.background import fit_scan
+    from hepgan.methods.background.model import fit_scan
 
     run_dir = Path(run_dir)
     base = scan.base
     d = base.data
     sr, cr, _ = load_events(d)
     parts = split_sr(sr, d)
-    _check_trainable(parts, d)
+    check_trainable(parts, d)
     _claim(run_dir, overwrite)
     with atomic_path(run_dir / "config.yaml") as tmp:
         tmp.write_text(yaml.safe_dump({**to_dict(base), "scan": scan.grid}, sort_keys=False))
     tr, va = parts["train"], parts["val"]
-    ctx = _context_columns(base, tr)
+    ctx = context_columns(base, tr)
     log.info(
         "scan: %d members (%s) on %d SR training events, %d validation events",
         len(scan.members), ", ".join(f"{k} x {len(v)}" for k, v in scan.grid.items()), len(tr), len(va),
@@ -198,8 +183,8 @@ def scan_run(scan: ScanConfig, run_dir: str | Path, progress: bool = True, overw
     models = [build_model(cfg, progress=False) for cfg in scan.members]
     t0 = time.perf_counter()
     fit_scan(
-        models, tr[d.x_columns], tr[d.conditions], _weights(tr, d),
-        validation=(va[d.x_columns], va[d.conditions], _weights(va, d), va[ctx]), context=tr[ctx], progress=progress,
+        models, tr[d.x_columns], tr[d.conditions], event_weights(tr, d),
+        validation=(va[d.x_columns], va[d.conditions], event_weights(va, d), va[ctx]), context=tr[ctx], progress=progress,
     )
     seconds = time.perf_counter() - t0
     keys = list(scan.grid)
@@ -211,13 +196,13 @@ def scan_run(scan: ScanConfig, run_dir: str | Path, progress: bool = True, overw
             "member": i,
             **point,
             "best_epoch": m.best_epoch_,
-            "metric_val": h["metric_val"][b] if "metric_val" in h else None,
-            "metric_train": h["metric_train"][b] if "metric_train" in h else None,
+            "neg2lnL_val": h["neg2lnL_val"][b] if "neg2lnL_val" in h else None,
+            "neg2lnL_train": h["neg2lnL_train"][b] if "neg2lnL_train" in h else None,
             "loss_d": h["loss_d"][-1],
             "loss_g": h["loss_g"][-1],
         })
-    scored = [r for r in rows if r["metric_val"] is not None]
-    best = min(scored, key=lambda r: r["metric_val"]) if scored else rows[0]
+    scored = [r for r in rows if r["neg2lnL_val"] is not None]
+    best = min(scored, key=lambda r: r["neg2lnL_val"]) if scored else rows[0]
     table = results_table(rows, keys)
     flat = pd.DataFrame([{k: (_fmt(v) if isinstance(v, list) else v) for k, v in r.items()} for r in rows])
     with atomic_path(run_dir / "scan_results.csv") as tmp:
@@ -229,7 +214,7 @@ def scan_run(scan: ScanConfig, run_dir: str | Path, progress: bool = True, overw
         "best_member": best["member"],
         "train_seconds": round(seconds, 2),
         "histories": [
-            {k: m.history_[k] for k in ("loss_d", "loss_g", "metric_train", "metric_val") if k in m.history_} for m in models
+            {k: m.history_[k] for k in ("loss_d", "loss_g", "neg2lnL_train", "neg2lnL_val") if k in m.history_} for m in models
         ],
     }
     with atomic_path(run_dir / "scan_results.json") as tmp:
@@ -246,6 +231,6 @@ def describe_best(result: dict[str, Any]) -> str:
     """One line naming the best configuration."""
     b = result["best"]
     values = ", ".join(f"{k}={_fmt(b[k])}" for k in result["keys"])
-    if b["metric_val"] is None:
+    if b["neg2lnL_val"] is None:
         return f"best: member {b['member']} ({values}); no validation metric"
-    return f"best: member {b['member']} ({values}): validation -2lnLambda {b['metric_val']:.1f} at epoch {b['best_epoch']}"
+    return f"best: member {b['member']} ({values}): validation -2lnLambda {b['neg2lnL_val']:.1f} at epoch {b['best_epoch']}"

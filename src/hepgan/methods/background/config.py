@@ -1,0 +1,103 @@
+"""The background-estimation run config (``method: background``): sections and their checks.
+
+The keys every method shares (``data.train``, ``data.weight``, the split, ``training.lr``, ...)
+are those of :mod:`hepgan.runs`; this module adds the method's own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hepgan.config import check, choice
+from hepgan.methods.background.model import FEATURE_SETS, X_OBJECT
+from hepgan.runs import DataConfig, RunConfig, TrainingConfig
+
+__all__ = ["BackgroundRunConfig", "BackgroundData", "BackgroundModel", "BackgroundTraining", "MetricConfig", "ApplyConfig", "METHOD"]
+
+METHOD = "background"
+
+
+@dataclasses.dataclass
+class BackgroundData(DataConfig):
+    train: str = "default"  # event table with SR and CR events; "default" = the shipped gjets sample
+    x_columns: list[str] = dataclasses.field(default_factory=lambda: list(X_OBJECT))
+    feature_set: str = "full"  # vanilla | partial | full (seed 002, section 3.1); ignored if c_columns given
+    c_columns: list[str] | None = None
+    discrete_columns: list[str] = dataclasses.field(default_factory=lambda: ["n_jets", "n_vtx"])
+    region_column: str = "region"  # 1 = SR, 0 = CR
+
+    def validate(self, where: str) -> None:
+        super().validate(where)
+        choice(self.feature_set, FEATURE_SETS, f"{where}.feature_set")
+
+    @property
+    def conditions(self) -> list[str]:
+        return list(self.c_columns) if self.c_columns is not None else list(FEATURE_SETS[self.feature_set])
+
+
+@dataclasses.dataclass
+class BackgroundModel:
+    arch: str = "mlp"
+    latent_dim: int = 32
+    g_hidden: list[int] = dataclasses.field(default_factory=lambda: [512, 512, 512])
+    d_hidden: list[int] = dataclasses.field(default_factory=lambda: [256, 256, 256])
+    dropout: float = 0.2
+    n_quantiles: int = 1000
+
+    def validate(self, where: str) -> None:
+        choice(self.arch, ["mlp", "conv"], f"{where}.arch")
+        check(self.latent_dim >= 1, f"{where}.latent_dim", "an integer >= 1", self.latent_dim)
+        check(0 <= self.dropout < 1, f"{where}.dropout", "a number in [0, 1)", self.dropout)
+        check(self.n_quantiles >= 2, f"{where}.n_quantiles", "an integer >= 2", self.n_quantiles)
+        for name in ("g_hidden", "d_hidden"):
+            v = getattr(self, name)
+            check(len(v) > 0 and all(h >= 1 for h in v), f"{where}.{name}", "a non-empty list of positive widths", v)
+
+
+@dataclasses.dataclass
+class BackgroundTraining(TrainingConfig):
+    optimizer: str = "lamb"
+    batch_size: int = 1024
+    label_noise: float = 0.15  # eps of eq. (1)'s label noise
+
+    def validate(self, where: str) -> None:
+        super().validate(where)
+        check(0 <= self.label_noise < 0.5, f"{where}.label_noise", "a number in [0, 0.5)", self.label_noise)
+
+
+@dataclasses.dataclass
+class MetricConfig:
+    columns: list[str] = dataclasses.field(default_factory=lambda: ["pho2_pt", "pho2_eta", "pho2_id", "ptgg_over_mgg"])
+    bins: int = 10
+    k_epoch: int = 10  # generated objects per event, per-epoch check
+    k_final: int = 100  # generated objects per event, final evaluation
+    events: int = 10_000  # events of train and validation used per epoch
+
+    def validate(self, where: str) -> None:
+        check(len(self.columns) > 0, f"{where}.columns", "at least one column", self.columns)
+        check(2 <= self.bins <= 100, f"{where}.bins", "an integer in [2, 100]", self.bins)
+        check(self.bins ** len(self.columns) <= 10**8, f"{where}.bins", "bins**len(columns) <= 1e8", self.bins)
+        for name in ("k_epoch", "k_final", "events"):
+            check(getattr(self, name) >= 1, f"{where}.{name}", "an integer >= 1", getattr(self, name))
+
+
+@dataclasses.dataclass
+class ApplyConfig:
+    k: int = 1  # generated objects per CR event (weight w/k each)
+
+    def validate(self, where: str) -> None:
+        check(self.k >= 1, f"{where}.k", "an integer >= 1", self.k)
+
+
+@dataclasses.dataclass
+class BackgroundRunConfig(RunConfig):
+    """A background-estimation run: ``method: background`` and the sections below."""
+
+    method: str = METHOD
+    data: BackgroundData = dataclasses.field(default_factory=BackgroundData)
+    model: BackgroundModel = dataclasses.field(default_factory=BackgroundModel)
+    training: BackgroundTraining = dataclasses.field(default_factory=BackgroundTraining)
+    metric: MetricConfig = dataclasses.field(default_factory=MetricConfig)
+    apply: ApplyConfig = dataclasses.field(default_factory=ApplyConfig)
+
+    METHOD = METHOD

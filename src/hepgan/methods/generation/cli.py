@@ -1,0 +1,30 @@
+"""The generation method's command: ``hepgan generate`` (events from a trained event GAN)."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["COMMANDS", "add_generate"]
+
+
+def add_generate(sub) -> None:
+    p = sub.add_parser("generate", help="generate events with a trained event GAN (Parquet, ROOT or LHE)")
+    p.add_argument("model", help="model file (model_best.safetensors of a generation run)")
+    p.add_argument("--events", type=int, required=True, help="number of events")
+    p.add_argument("--out", required=True, help="output file: .parquet, .root or .lhe (Les Houches Event file)")
+    p.add_argument("--format", choices=["parquet", "root", "lhe"], help="output format (default: from the suffix of --out)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the latent noise (default 0)")
+    p.add_argument("--batch-size", type=int, default=100_000, help="events generated and written at a time")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=run_generate)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from hepgan.methods.generation.generate import generate_file
+
+    s = generate_file(args.model, args.events, args.out, seed=args.seed, fmt=args.format, batch_size=args.batch_size, device=args.device)
+    print(f"wrote {s['path']}: {s['events']} events ({s['format']})")
+    return 0
+
+
+COMMANDS = [add_generate]

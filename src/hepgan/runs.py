@@ -1,0 +1,247 @@
+"""The run layer, written once for every method: run configs, overrides, splits, run folders.
+
+A run config is a YAML mapping whose ``method`` key names the method
+(:mod:`hepgan.methods`); the method's config dataclass extends :class:`RunConfig`, its data
+section :class:`DataConfig` and its training section :class:`TrainingConfig`, so the keys
+they share are checked in one place. :func:`load_config` reads any run config, applies
+dotted ``--set`` overrides (:func:`apply_overrides`) and validates it; :func:`split_events`
+makes the seeded train / validation / test split; :func:`event_weights` reads the weight
+column; :func:`prepare_run_dir` and :func:`save_fit` write what every run folder holds
+(``config.yaml``, ``history.json``, ``model_best.safetensors``, ``model_last.safetensors``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hepgan.config import check, choice, from_dict, load_yaml, to_dict
+from hepgan.exceptions import ConfigError, SchemaError
+
+__all__ = [
+    "DataConfig",
+    "TrainingConfig",
+    "RunConfig",
+    "load_config",
+    "config_from_mapping",
+    "apply_overrides",
+    "split_events",
+    "event_weights",
+    "prepare_run_dir",
+    "check_resumable",
+    "save_fit",
+    "torch_threads",
+    "packaged_config",
+    "run_method",
+]
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """The data section every method shares."""
+
+    train: str = "default"  # the event table (Parquet, ROOT file.root[:tree] or CSV)
+    weight: str | None = "weight"  # weight column (null: unit weights)
+    validation_fraction: float = 0.2
+    test_fraction: float = 0.2  # held-out events of the final evaluation
+    max_events: int | None = None  # cap on events used (after shuffling)
+    split_seed: int = 1
+    drop_nan: bool = False  # drop rows with NaN/inf values (logged) instead of stopping
+
+    def validate(self, where: str) -> None:
+        check(0 < self.validation_fraction < 1, f"{where}.validation_fraction", "a number in (0, 1)", self.validation_fraction)
+        check(0 <= self.test_fraction < 1, f"{where}.test_fraction", "a number in [0, 1)", self.test_fraction)
+        check(self.validation_fraction + self.test_fraction < 0.9, f"{where}.test_fraction", "validation + test fractions < 0.9", self.test_fraction)
+        check(self.max_events is None or self.max_events >= 10, f"{where}.max_events", "an integer >= 10 or null", self.max_events)
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    """The training section every method shares."""
+
+    optimizer: str = "adam"  # sgd | adam | lamb
+    lr: float = 1e-3  # cosine decay to 0 over the run
+    lr_d: float | None = None  # discriminator / critic (null: lr)
+    epochs: int = 100
+    batch_size: int = 1024
+    n_critic: int = 1  # discriminator updates per generator update
+    seed: int = 0
+    device: str = "cpu"  # cpu | cuda[:N] | auto
+    threads: int | None = None  # torch CPU threads (null: torch's default)
+    checkpoint_every: int = 10  # epochs
+    step: str = "auto"  # eager | graph (the fast step, a CUDA graph on CUDA) | auto (graph on CUDA)
+
+    def validate(self, where: str) -> None:
+        choice(self.optimizer, ["sgd", "adam", "lamb"], f"{where}.optimizer")
+        choice(self.step, ["auto", "eager", "graph"], f"{where}.step")
+        check(self.lr > 0, f"{where}.lr", "a number > 0", self.lr)
+        check(self.lr_d is None or self.lr_d > 0, f"{where}.lr_d", "a number > 0 or null", self.lr_d)
+        check(self.epochs >= 1, f"{where}.epochs", "an integer >= 1", self.epochs)
+        check(self.batch_size >= 2, f"{where}.batch_size", "an integer >= 2", self.batch_size)
+        check(self.n_critic >= 1, f"{where}.n_critic", "an integer >= 1", self.n_critic)
+        check(self.threads is None or self.threads >= 1, f"{where}.threads", "an integer >= 1 or null", self.threads)
+        check(self.checkpoint_every >= 0, f"{where}.checkpoint_every", "an integer >= 0", self.checkpoint_every)
+        check(self.device in ("cpu", "auto") or self.device.startswith("cuda"), f"{where}.device", "cpu, auto or cuda[:N]", self.device)
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """The top level every method's run config extends: the method's name, data and training."""
+
+    method: str = ""
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+
+    #: the method this config class belongs to (set by each subclass)
+    METHOD = ""
+
+    def validate(self, where: str) -> None:
+        choice(self.method, [self.METHOD], f"{where}.method" if where else "method")
+
+
+def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Sets dotted keys (``training.epochs``) of a config mapping in place; returns it.
+
+    Raises:
+        ConfigError: when a dotted key passes through a value that is not a section.
+
+    Example:
+        >>> apply_overrides({"training": {"lr": 0.1}}, {"training.epochs": 5})
+        {'training': {'lr': 0.1, 'epochs': 5}}
+    """
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = str(dotted).split(".")
+        for p in parents:
+            child = node.setdefault(p, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {dotted}: '{p}' is not a section")
+            node = child
+        node[leaf] = value
+    return data
+
+
+def config_from_mapping(data: dict[str, Any], where: str = "config") -> RunConfig:
+    """Builds and validates the run config of the method that ``data['method']`` names."""
+    from hepgan.methods import get_method, method_names
+
+    name = data.get("method")
+    if name is None:
+        raise ConfigError(f"{where}: no 'method' key; add e.g. 'method: background' (methods: {', '.join(method_names())})")
+    cls = get_method(str(name)).config_class()
+    try:
+        return from_dict(cls, data)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> RunConfig:
+    """Reads a YAML run config of any method; ``overrides`` maps dotted keys to values."""
+    data = apply_overrides(load_yaml(path), overrides)
+    return config_from_mapping(data, str(path))
+
+
+def packaged_config(name: str) -> Path:
+    """Path of a config shipped with hepgan (``demo``, ``paper``, ``ttbar``, ...)."""
+    p = Path(__file__).resolve().parent / "configs" / f"{name}.yaml"
+    if not p.is_file():
+        raise ConfigError(f"no packaged config '{name}'")
+    return p
+
+
+def run_method(cfg: RunConfig):
+    """The registered method of a run config."""
+    from hepgan.methods import get_method
+
+    return get_method(cfg.method)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def split_events(df: pd.DataFrame, cfg: DataConfig, what: str = "events", min_events: int = 1) -> dict[str, pd.DataFrame]:
+    """Shuffled train / validation / test split (seeded by ``data.split_seed``; capped at ``data.max_events``).
+
+    Raises:
+        SchemaError: a split with fewer than ``min_events`` events (the test split may be empty
+            when ``data.test_fraction`` is 0).
+    """
+    rng = np.random.default_rng(cfg.split_seed)
+    idx = rng.permutation(len(df))
+    if cfg.max_events is not None:
+        idx = idx[: cfg.max_events]
+    n = len(idx)
+    n_val, n_test = int(round(cfg.validation_fraction * n)), int(round(cfg.test_fraction * n))
+    parts = {"val": idx[:n_val], "test": idx[n_val : n_val + n_test], "train": idx[n_val + n_test :]}
+    out = {k: df.iloc[np.sort(v)].reset_index(drop=True) for k, v in parts.items()}
+    for k in ("train", "val") + (("test",) if cfg.test_fraction > 0 else ()):
+        if len(out[k]) < min_events:
+            raise SchemaError(
+                f"{cfg.train}: the {what} {k} split has {len(out[k])} events; give more events or change data.validation_fraction / test_fraction"
+            )
+    return out
+
+
+def event_weights(df: pd.DataFrame, cfg: DataConfig) -> np.ndarray | None:
+    """The weight column as float64 (None when the config has no weight column)."""
+    return df[cfg.weight].to_numpy(dtype=np.float64) if cfg.weight else None
+
+
+# --------------------------------------------------------------------------- run folder
+
+
+def prepare_run_dir(run_dir: str | Path, cfg: RunConfig, resume: bool, overwrite: bool) -> Path:
+    """Claims a run folder and writes config.yaml (a new run), or checks it can be resumed.
+
+    Call it after every input check: bad input must leave nothing behind.
+    """
+    import yaml
+
+    from hepgan.io import atomic_path, claim_run_dir
+
+    run_dir = Path(run_dir)
+    if resume:
+        check_resumable(run_dir)
+        for stale in run_dir.glob(".*.tmp"):  # left by a process killed while writing (kill -9)
+            stale.unlink()
+        return run_dir
+    claim_run_dir(run_dir, overwrite)
+    with atomic_path(run_dir / "config.yaml") as tmp:
+        tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    return run_dir
+
+
+def check_resumable(run_dir: str | Path) -> None:
+    """Raises ConfigError unless ``run_dir`` holds a config.yaml to resume from."""
+    if not (Path(run_dir) / "config.yaml").is_file():
+        raise ConfigError(f"{run_dir}: no config.yaml to resume from")
+
+
+def save_fit(run_dir: str | Path, model: Any, extra: dict[str, Any] | None = None) -> None:
+    """history.json, model_best.safetensors and model_last.safetensors of a fitted model."""
+    from hepgan.training.loop import write_history
+
+    run_dir = Path(run_dir)
+    write_history(run_dir / "history.json", model.history_)
+    model.save(run_dir / "model_best.safetensors", which="best", extra=extra)
+    model.save(run_dir / "model_last.safetensors", which="last", extra=extra)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Sets torch's CPU threads for the block (None: unchanged)."""
+    import torch
+
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
