@@ -1,6 +1,6 @@
 # Two commands on a fresh machine:
 #   make demo   - creates .venv, installs hepgan, runs the main job (hepgan demo)
-#   make test   - creates .venv, installs hepgan, runs the test suite
+#   make test   - creates .venv, installs hepgan, runs the linter (ruff) and the test suite (doctests included)
 PY ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(BIN)/hepgan demo
 
 test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/python -m pytest -q
 
 clean:

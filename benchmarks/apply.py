@@ -34,8 +34,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     from hepgan.io import write_table
-    from hepgan.methods.background import FEATURE_SETS, X_OBJECT, ConditionalGAN
-    from hepgan.methods.background import apply_model
+    from hepgan.methods.background import FEATURE_SETS, X_OBJECT, ConditionalGAN, apply_model
     from hepgan.samples.toys import gjets_toy
 
     device = device_banner(args.device)

@@ -22,7 +22,7 @@ from hepgan.metrics import distance_correlation_matrix
 
 def plain_dcor_matrix(x: np.ndarray) -> np.ndarray:
     """Textbook O(n^2) time and memory: one double-centred n x n matrix per feature."""
-    n, d = x.shape
+    d = x.shape[1]
     cent = []
     for k in range(d):
         a = np.abs(x[:, k, None] - x[None, :, k])

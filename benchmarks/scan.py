@@ -18,7 +18,6 @@ import time
 
 import pandas as pd
 import torch
-
 from train_loop import D_HIDDEN, DROPOUT, G_HIDDEN, LATENT, N_C, N_X, device_banner, synthetic
 
 

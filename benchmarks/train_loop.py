@@ -149,7 +149,7 @@ def ctgan_loop(c: np.ndarray, x: np.ndarray, device: torch.device, epochs: int =
 
     class Optim:  # CTGAN reads optim.Adam from its module's global `optim`
         @staticmethod
-        def Adam(params, **kw):  # noqa: N802
+        def Adam(params, **kw):
             opt = TimedAdam(params, **kw)
             opt.param_groups[0]["timed"] = len(created) == 0  # the generator's optimizer is made first
             created.append(opt)
@@ -224,7 +224,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(device_banner(args.device))
-    print(f"data: {args.events} events x {N_C + N_X} features, batch {args.batch}; G {N_C + LATENT}->{'x'.join(map(str, G_HIDDEN))}->{N_X}, D {N_C + N_X}->{'x'.join(map(str, D_HIDDEN))}->1")
+    g_arch, d_arch = "x".join(map(str, G_HIDDEN)), "x".join(map(str, D_HIDDEN))
+    print(f"data: {args.events} events x {N_C + N_X} features, batch {args.batch}; G {N_C + LATENT}->{g_arch}->{N_X}, D {N_C + N_X}->{d_arch}->1")
     c, x = synthetic(args.events)
     steps_epoch = args.events // args.batch
     metric = (args.metric_events, args.metric_k) if args.metric_events else None

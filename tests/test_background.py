@@ -200,7 +200,9 @@ def test_cli_train_then_apply(tmp_path, capsys):
     write_table(toy, data, metadata={"id_threshold": 0.0})
     run = tmp_path / "run"
     assert main(["-q", "train", str(_write_config(tmp_path, data)), "--run-dir", str(run)]) == 0
-    for name in ("config.yaml", "history.json", "model_best.safetensors", "model_last.safetensors", "summary.txt", "evaluation/roles.json", "evaluation/cr_gan.parquet"):
+    files = ("config.yaml", "history.json", "model_best.safetensors", "model_last.safetensors", "summary.txt",
+             "evaluation/roles.json", "evaluation/cr_gan.parquet")  # fmt: skip
+    for name in files:
         assert (run / name).is_file(), name
     history = json.loads((run / "history.json").read_text())
     assert history["selection"]["label"] == "-2lnLambda" and len(history["neg2lnL_val"]) == 2

@@ -245,7 +245,8 @@ def test_per_epoch_metric_on_the_device_equals_numpy(toy):
     tr, va = sr.iloc[:300], sr.iloc[300:]
     h = {}
     for backend in ("numpy", "torch"):
-        h[backend] = _model(metric_backend=backend, epochs=2).fit(tr[X_OBJECT], tr[C_FULL], tr.weight, validation=(va[X_OBJECT], va[C_FULL], va.weight)).history_
+        m = _model(metric_backend=backend, epochs=2)
+        h[backend] = m.fit(tr[X_OBJECT], tr[C_FULL], tr.weight, validation=(va[X_OBJECT], va[C_FULL], va.weight)).history_
     for key in ("neg2lnL_val", "neg2lnL_train"):
         np.testing.assert_allclose(h["torch"][key], h["numpy"][key], rtol=1e-10)
     assert h["torch"]["loss_d"] == h["numpy"]["loss_d"]  # the metric does not touch training

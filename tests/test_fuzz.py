@@ -63,9 +63,8 @@ def _read_all_ways(path: Path) -> None:
 
 
 def _write(data: bytes, suffix: str) -> Path:
-    f = tempfile.NamedTemporaryFile(suffix=suffix, delete=False)
-    f.write(data)
-    f.close()
+    with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as f:
+        f.write(data)
     return Path(f.name)
 
 

@@ -26,7 +26,7 @@ def test_round_trip_with_metadata(tmp_path, suffix):
 
 def test_missing_column_named_with_hint(tmp_path):
     write_table(_table(), tmp_path / "t.parquet")
-    with pytest.raises(SchemaError, match="missing column 'pho1_ptt'.*did you mean 'pho1_pt'"):
+    with pytest.raises(SchemaError, match=r"missing column 'pho1_ptt'.*did you mean 'pho1_pt'"):
         read_table(tmp_path / "t.parquet", columns=["pho1_ptt"])
 
 
@@ -52,10 +52,9 @@ def test_empty_and_corrupt_files(tmp_path):
 
 def test_failed_write_leaves_nothing(tmp_path):
     path = tmp_path / "out.parquet"
-    with pytest.raises(RuntimeError):
-        with ChunkedParquetWriter(path) as w:
-            w.write(_table())
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), ChunkedParquetWriter(path) as w:
+        w.write(_table())
+        raise RuntimeError("killed")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -81,7 +80,6 @@ def test_chunked_root_output(tmp_path):
 
 
 def test_writer_without_rows_leaves_nothing(tmp_path):
-    with pytest.raises(SchemaError, match="nothing to write"):
-        with ChunkedParquetWriter(tmp_path / "o.parquet"):
-            pass
+    with pytest.raises(SchemaError, match="nothing to write"), ChunkedParquetWriter(tmp_path / "o.parquet"):
+        pass
     assert list(tmp_path.iterdir()) == []

@@ -183,7 +183,7 @@ def test_classifier_step_on_two_samples_with_a_frozen_network_eager_graph_scan_a
     before = _weights(Classifier())["embed"]
     out = _run_three_ways(lambda seed, lr: Classifier(50 * lr), lambda seed: _classifier_data(), settings)
     _assert_same(out, ["loss_clf", "separation"])
-    for key, (h, w) in out.items():
+    for key, (_, w) in out.items():
         for n, v in before.items():
             assert torch.equal(w["embed"][n], v), f"{key}: the frozen network changed"
     h = out["eager", 0][0]
@@ -281,7 +281,8 @@ def test_task_and_data_errors_name_what_is_wrong():
         return net(b["a"]["x"]).sum(), {}
 
     class T:
-        networks = {"net": net}
+        def __init__(self):
+            self.networks = {"net": net}
 
     t = T()
     t.steps = [Step("s", "nope", loss)]

@@ -105,7 +105,7 @@ def _run_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from hepgan.exceptions import ConfigError
-    from hepgan.runs import load_config, run_method
+    from hepgan.runs import load_config
 
     if args.resume:
         run_dir = Path(args.resume)
@@ -115,8 +115,14 @@ def _run_train(args: argparse.Namespace) -> int:
             raise ConfigError("hepgan train: give a CONFIG file, or --resume RUN_DIR")
         cfg = load_config(args.config, parse_overrides(args.set))
         run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
-    train = run_method(cfg).train_function()
-    train(cfg, run_dir, resume=bool(args.resume), progress=not args.quiet, overwrite=args.overwrite, report=not args.no_report)
+    return train_and_print(cfg, run_dir, resume=bool(args.resume), progress=not args.quiet, overwrite=args.overwrite, report=not args.no_report)
+
+
+def train_and_print(cfg, run_dir, **options) -> int:
+    """Runs ``hepgan train`` for a loaded config (any method) and prints the summary; returns 0."""
+    from hepgan.runs import run_method
+
+    run_method(cfg).train_function()(cfg, run_dir, **options)
     print_run_result(run_dir)
     return 0
 

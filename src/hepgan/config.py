@@ -146,7 +146,7 @@ _Loader.add_implicit_resolver(
 
 def yaml_load(text: str) -> Any:
     """Parses YAML text with :class:`_Loader` (safe: no Python objects)."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=_Loader)
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from torch import nn
 from hepgan import __version__
 from hepgan.exceptions import ConfigError, ModelFileError
 
-__all__ = ["Estimator", "seed_from", "check_int", "check_number", "check_choice"]
+__all__ = ["Estimator", "TRAINING_DEFAULTS", "seed_from", "check_int", "check_number", "check_choice", "current_device"]
 
 
 def seed_from(*parts: int) -> int:
@@ -62,7 +62,10 @@ def check_number(name: str, value: Any, low: float = 0.0, high: float = float("i
         ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
     if not ok:
         lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-        span = f"a number > {low:g}" if high == float("inf") and low_open else f"a number >= {low:g}" if high == float("inf") else f"a number in {lo}{low:g}, {high:g}{hi}"
+        if high == float("inf"):
+            span = f"a number > {low:g}" if low_open else f"a number >= {low:g}"
+        else:
+            span = f"a number in {lo}{low:g}, {high:g}{hi}"
         raise ConfigError(f"{name}: expected {span}, got {value!r}")
 
 
@@ -72,25 +75,69 @@ def check_choice(name: str, value: Any, options: tuple[str, ...] | list[str]) ->
         raise ConfigError(f"{name}: expected one of {', '.join(options)}, got {value!r}")
 
 
+#: The training hyperparameters every estimator takes as keyword arguments, with their defaults
+#: (a subclass may change a default in its own ``training_defaults``).
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "optimizer": "adam",  # sgd | adam | lamb (hepgan.training.optim)
+    "lr": 1e-3,  # initial learning rate, cosine decay to 0 over the run
+    "lr_d": None,  # the discriminator's (None: lr)
+    "epochs": 100,
+    "batch_size": 1024,
+    "n_critic": 1,  # discriminator updates per generator update
+    "seed": 0,  # the one seed of the fit
+    "device": "cpu",  # cpu | cuda[:N] | auto
+    "checkpoint_every": 10,  # epochs between checkpoints when fit gets a run_dir
+    "progress": True,  # a progress bar on stderr
+    "step": "auto",  # eager | graph (the fast step, a CUDA graph on CUDA) | auto (graph on CUDA)
+}
+
+
 class Estimator:
     """Base class of hepgan's models (see the module docstring for what a subclass declares).
 
-    Common hyperparameters, validated here when a subclass has them: ``epochs``,
-    ``batch_size``, ``n_critic`` (integers >= 1), ``lr`` (> 0), ``lr_d`` (> 0 or None),
-    ``optimizer`` (sgd, adam, lamb), ``step`` (auto, eager, graph), ``checkpoint_every`` (>= 0).
+    Every estimator takes the training hyperparameters of :data:`TRAINING_DEFAULTS` as keyword
+    arguments (``optimizer``, ``lr``, ``lr_d``, ``epochs``, ``batch_size``, ``n_critic``,
+    ``seed``, ``device``, ``checkpoint_every``, ``progress``, ``step``) beside its own, and
+    validates them in ``fit``.
     """
 
     format: ClassVar[str] = ""
     format_version: ClassVar[int] = 1
     kept: ClassVar[dict[str, str]] = {}
+    training_defaults: ClassVar[dict[str, Any]] = TRAINING_DEFAULTS
 
     # ------------------------------------------------------------------ parameters
     @classmethod
+    def _own_param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__).parameters
+        return [k for k, p in sig.items() if k != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD]
+
+    @classmethod
     def _param_names(cls) -> list[str]:
-        return [k for k in inspect.signature(cls.__init__).parameters if k != "self"]
+        return cls._own_param_names() + list(cls.training_defaults)
+
+    def _store_params(self, values: Mapping[str, Any]) -> None:
+        """Stores every ``__init__`` argument unchanged (call with ``locals()``); validation waits for ``fit``.
+
+        The training hyperparameters come in ``values["training"]`` (the ``**training`` keywords);
+        an unknown keyword is an error that names it.
+        """
+        for k in self._own_param_names():
+            if k != "training":
+                setattr(self, k, values[k])
+        given = dict(values.get("training") or {})
+        unknown = [k for k in given if k not in self.training_defaults]
+        if unknown:
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], self._param_names(), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"{type(self).__name__}: unknown parameter '{unknown[0]}'{hint}")
+        for k, default in self.training_defaults.items():
+            setattr(self, k, given.get(k, default))
 
     def get_params(self) -> dict[str, Any]:
-        """The hyperparameters given to ``__init__``, by name."""
+        """The hyperparameters given to ``__init__`` (the training ones included), by name."""
         return {k: getattr(self, k) for k in self._param_names()}
 
     def set_params(self, **params: Any) -> Estimator:
@@ -103,21 +150,15 @@ class Estimator:
         return self
 
     def _validate_params(self) -> None:
-        """Checks the common hyperparameters; subclasses extend it for their own."""
-        have = set(self._param_names())
+        """Checks the training hyperparameters; subclasses extend it for their own."""
         for name in ("epochs", "batch_size", "n_critic"):
-            if name in have:
-                check_int(name, getattr(self, name))
-        if "checkpoint_every" in have:
-            check_int("checkpoint_every", self.checkpoint_every, 0)
-        if "lr" in have:
-            check_number("lr", self.lr, 0.0, low_open=True)
-        if "lr_d" in have and self.lr_d is not None:
+            check_int(name, getattr(self, name))
+        check_int("checkpoint_every", self.checkpoint_every, 0)
+        check_number("lr", self.lr, 0.0, low_open=True)
+        if self.lr_d is not None:
             check_number("lr_d", self.lr_d, 0.0, low_open=True)
-        if "optimizer" in have:
-            check_choice("optimizer", self.optimizer, ("sgd", "adam", "lamb"))
-        if "step" in have:
-            check_choice("step", self.step, ("auto", "eager", "graph"))
+        check_choice("optimizer", self.optimizer, ("sgd", "adam", "lamb"))
+        check_choice("step", self.step, ("auto", "eager", "graph"))
 
     # ------------------------------------------------------------------ training
     def _train_settings(self, selection: Any, **overrides: Any) -> Any:
@@ -129,13 +170,19 @@ class Estimator:
             "batch_size": self.batch_size,
             "seed": seed_from(self.seed, 3),
             "device": self.device,
-            "checkpoint_every": getattr(self, "checkpoint_every", 0),
+            "checkpoint_every": self.checkpoint_every,
             "selection": selection,
-            "progress": getattr(self, "progress", True),
-            "step": getattr(self, "step", "auto"),
+            "progress": self.progress,
+            "step": self.step,
         }
         args.update(overrides)
         return TrainSettings(**args)
+
+    def _optimizer_specs(self) -> tuple[Any, Any]:
+        """The generator's and the discriminator's update rules from ``optimizer``, ``lr`` and ``lr_d``."""
+        from hepgan.training.task import OptimizerSpec
+
+        return OptimizerSpec(self.optimizer, self.lr), OptimizerSpec(self.optimizer, self.lr_d or self.lr)
 
     def _train(self, task: Any, data: Mapping[str, Any], settings: Any, run_dir: str | Path | None = None, resume: bool = False) -> None:
         """Runs the engine on ``task`` and stores the result (history, best epoch, kept networks)."""

@@ -49,6 +49,11 @@ def on_shell(p3: Any, masses: Any) -> Any:
     Returns:
         (N, P, 4) four-momenta :math:`(p_x, p_y, p_z, E)`; every parton has
         :math:`E^2 - |\vec p|^2 = m^2` to floating-point precision.
+
+    Example:
+        >>> p4 = on_shell(np.array([[[30.0, 40.0, 0.0]]]), [80.4])
+        >>> float(np.round(invariant_mass(p4[:, 0]), 6)[0])
+        80.4
     """
     p3, was_np = _as_tensor(p3)
     m = torch.as_tensor(masses, dtype=p3.dtype, device=p3.device)
@@ -69,6 +74,11 @@ def invariant_mass(p4: Any, indices: Sequence[int] | None = None) -> Any:
 
     Returns:
         (N,) masses in GeV; a negative mass squared (rounding) gives 0.
+
+    Example:
+        >>> back_to_back = np.array([[[0.0, 0.0, 45.0, 45.0], [0.0, 0.0, -45.0, 45.0]]])
+        >>> invariant_mass(back_to_back)
+        array([90.])
     """
     p4, was_np = _as_tensor(p4)
     if p4.ndim == 3:

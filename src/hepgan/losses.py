@@ -33,12 +33,12 @@ __all__ = [
 ]
 
 
-def _mean(l: Tensor, w: Tensor | None) -> Tensor:
+def _mean(v: Tensor, w: Tensor | None) -> Tensor:
     if w is None:
-        return l.mean()
-    if w.shape != l.shape:
-        raise ValueError(f"expected weights of shape {tuple(l.shape)}, got {tuple(w.shape)}")
-    return (w * l).sum() / w.sum()
+        return v.mean()
+    if w.shape != v.shape:
+        raise ValueError(f"expected weights of shape {tuple(v.shape)}, got {tuple(w.shape)}")
+    return (w * v).sum() / w.sum()
 
 
 def _uniform(like: Tensor, generator: torch.Generator | None) -> Tensor:
@@ -85,6 +85,10 @@ def discriminator_bce(
 
     Returns:
         The loss, a scalar.
+
+    Example:
+        >>> round(float(discriminator_bce(torch.zeros(4), torch.zeros(4), eps=0.0)), 4)  # D = 1/2: ln 2
+        0.6931
     """
     if not 0.0 <= eps < 0.5:
         raise ValueError(f"eps: expected a number in [0, 0.5), got {eps!r}")
@@ -393,6 +397,13 @@ def mmd2(
 
     Returns:
         :math:`\mathrm{MMD}^2`, a scalar.
+
+    Example:
+        >>> m = torch.tensor([80.1, 80.5, 79.8, 80.3])
+        >>> float(mmd2(m, m, widths=2.0, kernel="breit_wigner"))
+        0.0
+        >>> bool(mmd2(m, m + 5.0, widths=2.0) > 0.1)
+        True
     """
     if kernel not in MMD_KERNELS:
         raise ValueError(f"kernel: expected one of {', '.join(MMD_KERNELS)}, got {kernel!r}")

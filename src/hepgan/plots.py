@@ -15,11 +15,11 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")  # noqa: E402  (file output only)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
 
-from hepgan.io import atomic_path  # noqa: E402
+from hepgan.io import atomic_path
 
 __all__ = [
     "COLORS",

@@ -114,7 +114,7 @@ def _neg2_log_lambda_block(ref, w_ref, test, w_test, x_columns, rng, n_replicas:
         tk = rng.choice(len(t), size=m, replace=False)
         fs = [_ecdf_transform(r[h1, k], w_ref[h1]) for k in range(len(cols))]
 
-        def u(a):
+        def u(a, fs=fs):
             return np.column_stack([f(a[:, k]) for k, f in enumerate(fs)])
 
         u1 = u(r[h1])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,9 @@ __all__ = [
     "torch_threads",
     "packaged_config",
     "run_method",
+    "run_config_class",
+    "MethodRun",
+    "execute_run",
 ]
 
 
@@ -103,6 +106,32 @@ class RunConfig:
 
     def validate(self, where: str) -> None:
         choice(self.method, [self.METHOD], f"{where}.method" if where else "method")
+
+
+def run_config_class(
+    name: str, method: str, doc: str, validate: Callable[[Any, str], None] | None = None, **sections: type
+) -> type[RunConfig]:
+    """A method's run-config dataclass: ``method``, then one section per keyword (each a dataclass).
+
+    ``data`` and ``training`` should extend :class:`DataConfig` and :class:`TrainingConfig`;
+    ``validate(cfg, where)`` adds checks across sections (after the method's name is checked).
+
+    Example:
+        >>> Toy = run_config_class("ToyRunConfig", "toy", "A toy.", data=DataConfig, training=TrainingConfig)
+        >>> Toy().method, Toy().training.lr
+        ('toy', 0.001)
+    """
+    fields = [("method", str, dataclasses.field(default=method))]
+    fields += [(k, t, dataclasses.field(default_factory=t)) for k, t in sections.items()]
+
+    def check_all(self, where: str) -> None:
+        RunConfig.validate(self, where)
+        if validate is not None:
+            validate(self, where)
+
+    cls = dataclasses.make_dataclass(name, fields, bases=(RunConfig,), namespace={"METHOD": method, "validate": check_all})
+    cls.__doc__ = doc
+    return cls
 
 
 def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -177,7 +206,7 @@ def split_events(df: pd.DataFrame, cfg: DataConfig, what: str = "events", min_ev
     if cfg.max_events is not None:
         idx = idx[: cfg.max_events]
     n = len(idx)
-    n_val, n_test = int(round(cfg.validation_fraction * n)), int(round(cfg.test_fraction * n))
+    n_val, n_test = round(cfg.validation_fraction * n), round(cfg.test_fraction * n)
     parts = {"val": idx[:n_val], "test": idx[n_val : n_val + n_test], "train": idx[n_val + n_test :]}
     out = {k: df.iloc[np.sort(v)].reset_index(drop=True) for k, v in parts.items()}
     for k in ("train", "val") + (("test",) if cfg.test_fraction > 0 else ()):
@@ -245,3 +274,65 @@ def torch_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(old)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+class MethodRun:
+    """A method's part of ``hepgan train``; :func:`execute_run` does the rest, the same for every method.
+
+    ``load`` must raise on bad input before anything is written (the run folder is claimed
+    after it); ``evaluate`` writes ``evaluation/``, ``summary.json`` and ``summary.txt`` and
+    returns the summary; ``report`` writes ``report.html``.
+    """
+
+    def load(self, cfg: Any) -> Any:
+        raise NotImplementedError
+
+    def fit(self, cfg: Any, data: Any, run_dir: Path, resume: bool, progress: bool) -> Any:
+        raise NotImplementedError
+
+    def model_extra(self, cfg: Any, data: Any) -> dict[str, Any] | None:
+        """JSON stored with the model files (e.g. the training sample's cross-section)."""
+        return None
+
+    def evaluate(self, cfg: Any, data: Any, model: Any, run_dir: Path, train_seconds: float) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def report(self, cfg: Any, run_dir: Path) -> Path:
+        raise NotImplementedError
+
+
+def execute_run(
+    method: MethodRun,
+    cfg: RunConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    overwrite: bool = False,
+    report: bool = True,
+) -> dict[str, Any]:
+    """One run of any method: load and check the data, claim the folder, train, save, evaluate, report.
+
+    Bad input raises before the run folder is created or touched. Without ``overwrite``, a folder
+    that already holds a run is refused rather than lost; ``resume`` continues it from its
+    checkpoint. ``training.threads`` holds for training and evaluation. With ``report=False`` the
+    HTML report is left for a later ``hepgan report RUN_DIR``.
+
+    Returns:
+        The summary (also in run_dir/summary.json and summary.txt).
+    """
+    import time
+
+    data = method.load(cfg)
+    run_dir = prepare_run_dir(run_dir, cfg, resume, overwrite)
+    with torch_threads(cfg.training.threads):
+        t0 = time.perf_counter()
+        model = method.fit(cfg, data, run_dir, resume, progress)
+        seconds = time.perf_counter() - t0
+        save_fit(run_dir, model, extra=method.model_extra(cfg, data))
+        summary = method.evaluate(cfg, data, model, run_dir, seconds)
+    if report:
+        method.report(cfg, run_dir)
+    return summary

@@ -1,10 +1,12 @@
 """The methods of hepgan and their registry.
 
-Each method lives in its own folder, ``hepgan/methods/<name>/``, whose ``__init__`` defines
-``METHOD``, a :class:`Method`: its run-config class, how a run trains and how its report is
-made, its model classes (by model-file format) and the command-line commands it adds. The
-registry below maps the ``method:`` key of a run config to that folder; ``hepgan train`` and
-``hepgan report`` ask it. Adding a method is a new folder and one line in ``_FOLDERS``.
+Each method lives in its own folder, ``hepgan/methods/<name>/``, with one layout:
+``model.py`` (its estimators), ``config.py`` (its run-config class), ``run.py``
+(``train_run`` and ``write_run_report``) and ``cli.py`` (``COMMANDS``, the adders of the
+command-line commands it brings). The registry below maps the ``method:`` key of a run config
+to a :class:`Method` built from that layout and the entry's summary, config class and model
+formats; ``hepgan train``, ``hepgan report``, ``hepgan.load`` and the command line ask it.
+Adding a method is a new folder and a registry entry.
 
 Everything is named by ``"module:attribute"`` strings and imported on first use, so that the
 command line starts without importing torch.
@@ -22,17 +24,25 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hepgan.exceptions import ConfigError
 
 __all__ = ["Method", "get_method", "method_names", "estimator_class", "resolve", "lazy_attributes"]
 
-#: method name -> the package that defines its METHOD
-_FOLDERS: dict[str, str] = {
-    "background": "hepgan.methods.background",
-    "generation": "hepgan.methods.generation",
+#: The registry: method name -> what differs between folders (the rest follows the layout).
+_REGISTRY: dict[str, dict[str, Any]] = {
+    "background": {
+        "summary": "data-driven background estimation: a conditional GAN replaces the object that fails the ID in CR events",
+        "config": "BackgroundRunConfig",
+        "formats": {"hepgan.ConditionalGAN": "ConditionalGAN"},
+    },
+    "generation": {
+        "summary": "event generation: a GAN with an MMD term on resonance masses (top pairs)",
+        "config": "GenerationRunConfig",
+        "formats": {"hepgan.EventGAN": "EventGAN"},
+    },
 }
 
 
@@ -64,6 +74,26 @@ class Method:
     formats: dict[str, str] = dataclasses.field(default_factory=dict)
     commands: str | None = None
 
+    @classmethod
+    def in_folder(cls, package: str, summary: str, config: str, formats: dict[str, str]) -> Method:
+        """The method of a folder with the standard layout.
+
+        Args:
+            package: the folder's package (its ``__name__``); the method's name is its last part.
+            summary: one line for ``hepgan --help``.
+            config: the run-config class in ``config.py``.
+            formats: model-file format -> estimator class in ``model.py``.
+        """
+        return cls(
+            name=package.rsplit(".", 1)[-1],
+            summary=summary,
+            config=f"{package}.config:{config}",
+            train=f"{package}.run:train_run",
+            report=f"{package}.run:write_run_report",
+            formats={fmt: f"{package}.model:{name}" for fmt, name in formats.items()},
+            commands=f"{package}.cli:COMMANDS",
+        )
+
     def config_class(self) -> type:
         return resolve(self.config)
 
@@ -79,38 +109,41 @@ class Method:
 
 def method_names() -> list[str]:
     """The registered methods."""
-    return list(_FOLDERS)
+    return list(_REGISTRY)
 
 
 def get_method(name: str) -> Method:
     """The registered method ``name``; a ConfigError names the known ones otherwise."""
-    if name not in _FOLDERS:
-        close = difflib.get_close_matches(str(name), list(_FOLDERS), n=1)
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ConfigError(f"method: expected one of {', '.join(_FOLDERS)}, got {name!r}{hint}")
-    return importlib.import_module(_FOLDERS[name]).METHOD
+        raise ConfigError(f"method: expected one of {', '.join(_REGISTRY)}, got {name!r}{hint}")
+    return Method.in_folder(f"{__name__}.{name}", **_REGISTRY[name])
 
 
 def estimator_class(fmt: str) -> type:
     """The model class that reads model files of format ``fmt`` (e.g. ``hepgan.ConditionalGAN``)."""
-    for name in _FOLDERS:
+    for name in _REGISTRY:
         m = get_method(name)
         if fmt in m.formats:
             return resolve(m.formats[fmt])
-    known = [f for name in _FOLDERS for f in get_method(name).formats]
+    known = [f for name in _REGISTRY for f in get_method(name).formats]
     raise ConfigError(f"model format {fmt!r} is not one of hepgan's ({', '.join(known)})")
 
 
-def lazy_attributes(package: str, table: dict[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` that imports ``package.<table[name]>`` on first access of ``name``.
+def lazy_attributes(package: str, modules: Sequence[str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that finds a public name in the ``__all__`` of ``package.<module>``.
 
     A method's ``__init__`` uses it so that its public names are importable from the folder
-    without importing torch when the command line only needs the registry.
+    (``from hepgan.methods.background import ConditionalGAN``) without importing torch when the
+    command line only needs the registry.
     """
 
     def __getattr__(name: str) -> Any:
-        if name in table:
-            return getattr(importlib.import_module(f"{package}.{table[name]}"), name)
+        for m in modules:
+            module = importlib.import_module(f"{package}.{m}")
+            if name in getattr(module, "__all__", ()):
+                return getattr(module, name)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     return __getattr__

@@ -140,7 +140,7 @@ def classifier_auc(
     wa = np.ones(len(a)) if w_a is None else w_a
     wb = np.ones(len(b)) if w_b is None else w_b
     aucs, errs = [], []
-    for k in range(n_splits):
+    for _ in range(n_splits):
         pa = rng.permutation(len(a))
         pb = rng.permutation(len(b))
         ta, tb = pa[: int(len(a) * test_fraction)], pb[: int(len(b) * test_fraction)]

@@ -42,8 +42,8 @@ import numpy as np
 import pandas as pd
 
 from hepgan.config import check, choice
-from hepgan.samples.chunks import chunk_list, chunk_path, default_cache_dir, init_pythia, pythia_chunk_seed, pythia_version, run_chunks
 from hepgan.exceptions import ConfigError, InputFileError
+from hepgan.samples.chunks import chunk_list, chunk_path, default_cache_dir, init_pythia, pythia_chunk_seed, pythia_version, run_chunks
 
 __all__ = [
     "TTBAR_PARTONS",

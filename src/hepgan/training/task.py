@@ -61,6 +61,7 @@ __all__ = [
     "check_task",
     "updated_networks",
     "frozen_networks",
+    "AdversarialTask",
 ]
 
 #: One batch: sample name -> tensor name -> (B, ...) tensor.
@@ -185,3 +186,48 @@ def frozen_networks(task: Task) -> list[str]:
     """Names of the networks no step updates."""
     updated = set(updated_networks(task))
     return [k for k in task.networks if k not in updated]
+
+
+class AdversarialTask:
+    """The step list of a two-network GAN: the discriminator (or critic) ``n_critic`` times, then the generator.
+
+    A subclass defines ``d_noise``, ``d_loss``, ``g_noise`` and ``g_loss`` (the contract of
+    :class:`Step`); ``validate`` calls the function given here, if any.
+
+    Args:
+        g, d: the generator and the discriminator (networks ``"g"`` and ``"d"``).
+        n_critic: discriminator updates per generator update.
+        optimizer_g, optimizer_d: the two update rules.
+        validate: ``validate(epoch) -> dict`` of per-epoch metrics, or None.
+    """
+
+    def __init__(
+        self,
+        g: nn.Module,
+        d: nn.Module,
+        n_critic: int,
+        optimizer_g: OptimizerSpec,
+        optimizer_d: OptimizerSpec,
+        validate: Callable[[int], dict[str, float]] | None = None,
+    ):
+        self.networks = {"g": g, "d": d}
+        self._validate = validate
+        self.steps = [
+            Step("d", "d", self.d_loss, self.d_noise, repeat=n_critic, optimizer=optimizer_d),
+            Step("g", "g", self.g_loss, self.g_noise, optimizer=optimizer_g),
+        ]
+
+    def validate(self, epoch: int) -> dict[str, float]:
+        return self._validate(epoch) if self._validate is not None else {}
+
+    def d_noise(self, batch: Batch, generator: torch.Generator) -> Noise:
+        raise NotImplementedError
+
+    def d_loss(self, batch: Batch, noise: Noise) -> tuple[Tensor, Logs]:
+        raise NotImplementedError
+
+    def g_noise(self, batch: Batch, generator: torch.Generator) -> Noise:
+        raise NotImplementedError
+
+    def g_loss(self, batch: Batch, noise: Noise) -> tuple[Tensor, Logs]:
+        raise NotImplementedError

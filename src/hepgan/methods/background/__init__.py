@@ -5,39 +5,12 @@ The folder: ``model`` (:class:`ConditionalGAN`, its training task, :func:`fit_sc
 ``apply`` (generated objects in place of the failing ones, streamed), ``scan`` (grids of
 configurations trained at once) and ``cli`` (``hepgan apply``, ``demo``, ``scan``).
 
-The public names below are imported on first use (``from hepgan.methods.background import
-ConditionalGAN``), so that the command line starts without importing torch.
+The public names of those modules are importable from here (``from hepgan.methods.background
+import ConditionalGAN``), imported on first use.
 """
 
 from __future__ import annotations
 
-from hepgan.methods import Method, lazy_attributes
+from hepgan.methods import lazy_attributes
 
-METHOD = Method(
-    name="background",
-    summary="data-driven background estimation: a conditional GAN replaces the object that fails the ID in CR events",
-    config="hepgan.methods.background.config:BackgroundRunConfig",
-    train="hepgan.methods.background.run:train_run",
-    report="hepgan.methods.background.run:write_run_report",
-    formats={"hepgan.ConditionalGAN": "hepgan.methods.background.model:ConditionalGAN"},
-    commands="hepgan.methods.background.cli:COMMANDS",
-)
-
-_LAZY = {
-    "ConditionalGAN": "model",
-    "ConditionalGANTask": "model",
-    "fit_scan": "model",
-    "DERIVE": "model",
-    "FEATURE_SETS": "model",
-    "X_OBJECT": "model",
-    "MODEL_FORMAT_VERSION": "model",
-    "BackgroundRunConfig": "config",
-    "train_run": "run",
-    "apply_model": "apply",
-    "replace_objects": "apply",
-}
-
-__all__ = ["METHOD", *_LAZY]
-
-
-__getattr__ = lazy_attributes(__name__, _LAZY)
+__getattr__ = lazy_attributes(__name__, ("model", "config", "run", "apply", "scan"))

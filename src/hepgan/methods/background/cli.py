@@ -54,16 +54,12 @@ def add_demo(sub) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from hepgan.cli import parse_overrides, print_run_result
-    from hepgan.methods.background.run import train_run
+    from hepgan.cli import parse_overrides, train_and_print
     from hepgan.runs import load_config, packaged_config
 
+    log.info("demo: training on the shipped gjets sample, run folder %s", args.run_dir)
     cfg = load_config(packaged_config("demo"), parse_overrides(args.set))
-    run_dir = Path(args.run_dir)
-    log.info("demo: training on the shipped gjets sample, run folder %s", run_dir)
-    train_run(cfg, run_dir, progress=not args.quiet, overwrite=True)
-    print_run_result(run_dir)
-    return 0
+    return train_and_print(cfg, Path(args.run_dir), progress=not args.quiet, overwrite=True)
 
 
 def add_scan(sub) -> None:

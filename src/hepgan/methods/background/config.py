@@ -10,7 +10,7 @@ import dataclasses
 
 from hepgan.config import check, choice
 from hepgan.methods.background.model import FEATURE_SETS, X_OBJECT
-from hepgan.runs import DataConfig, RunConfig, TrainingConfig
+from hepgan.runs import DataConfig, TrainingConfig, run_config_class
 
 __all__ = ["BackgroundRunConfig", "BackgroundData", "BackgroundModel", "BackgroundTraining", "MetricConfig", "ApplyConfig", "METHOD"]
 
@@ -89,15 +89,13 @@ class ApplyConfig:
         check(self.k >= 1, f"{where}.k", "an integer >= 1", self.k)
 
 
-@dataclasses.dataclass
-class BackgroundRunConfig(RunConfig):
-    """A background-estimation run: ``method: background`` and the sections below."""
-
-    method: str = METHOD
-    data: BackgroundData = dataclasses.field(default_factory=BackgroundData)
-    model: BackgroundModel = dataclasses.field(default_factory=BackgroundModel)
-    training: BackgroundTraining = dataclasses.field(default_factory=BackgroundTraining)
-    metric: MetricConfig = dataclasses.field(default_factory=MetricConfig)
-    apply: ApplyConfig = dataclasses.field(default_factory=ApplyConfig)
-
-    METHOD = METHOD
+BackgroundRunConfig = run_config_class(
+    "BackgroundRunConfig",
+    METHOD,
+    "A background-estimation run: ``method: background`` and its sections data, training, model, metric, apply.",
+    data=BackgroundData,
+    training=BackgroundTraining,
+    model=BackgroundModel,
+    metric=MetricConfig,
+    apply=ApplyConfig,
+)

@@ -30,14 +30,14 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from hepgan.estimator import Estimator, check_choice, check_int, check_number, current_device, seed_from
+from hepgan.estimator import TRAINING_DEFAULTS, Estimator, check_choice, check_int, check_number, current_device, seed_from
 from hepgan.exceptions import ConfigError, SchemaError
 from hepgan.metrics.likelihood import neg2_log_lambda
 from hepgan.physics import derived_columns, derived_columns_torch
 from hepgan.preprocessing import TablePreprocessor
 from hepgan.training.device import resolve_device
 from hepgan.training.record import Selection
-from hepgan.training.task import OptimizerSpec, Sample, Step
+from hepgan.training.task import AdversarialTask, Sample
 
 __all__ = ["ConditionalGAN", "ConditionalGANTask", "fit_scan", "DERIVE", "FEATURE_SETS", "X_OBJECT", "MODEL_FORMAT_VERSION", "SELECTION"]
 
@@ -81,7 +81,7 @@ def _finite(df: pd.DataFrame, what: str) -> None:
         raise SchemaError(f"{what}: column '{col}' has NaN or inf values")
 
 
-class ConditionalGANTask:
+class ConditionalGANTask(AdversarialTask):
     """The conditional GAN's training task: discriminator ``n_critic`` times, then generator, on the sample "sr".
 
     Every random number of an update is drawn by the step's noise function (latent noise,
@@ -89,13 +89,8 @@ class ConditionalGANTask:
     """
 
     def __init__(self, model: ConditionalGAN, g: nn.Module, d: nn.Module, val: Callable[[int], dict[str, float]] | None):
-        self.networks = {"g": g, "d": d}
+        super().__init__(g, d, model.n_critic, *model._optimizer_specs(), validate=val)
         self.model = model
-        self._val = val
-        self.steps = [
-            Step("d", "d", self.d_loss, self.d_noise, repeat=model.n_critic, optimizer=OptimizerSpec(model.optimizer, model.lr_d or model.lr)),
-            Step("g", "g", self.g_loss, self.g_noise, optimizer=OptimizerSpec(model.optimizer, model.lr)),
-        ]
 
     def _z(self, n: int, like: Tensor, gen: torch.Generator) -> Tensor:
         return torch.randn(n, self.model.latent_dim, generator=gen, device=like.device, dtype=like.dtype)
@@ -133,9 +128,6 @@ class ConditionalGANTask:
         g, d = self.networks["g"], self.networks["d"]
         return generator_bce(d(b["c"], g(b["c"], noise["z"])), w=b.get("w")), {}
 
-    def validate(self, epoch: int) -> dict[str, float]:
-        return self._val(epoch) if self._val is not None else {}
-
 
 class ConditionalGAN(Estimator):
     """Conditional GAN g(c, z) -> x with the paper's training and selection.
@@ -148,10 +140,6 @@ class ConditionalGAN(Estimator):
         latent_dim: size of z.
         g_hidden, d_hidden: MLP widths (ignored by "conv").
         dropout: discriminator dropout before the last layer.
-        optimizer: "sgd", "adam" or "lamb".
-        lr: initial learning rate (cosine decay to 0 over the run); lr_d for the discriminator (None: lr).
-        epochs, batch_size: the schedule.
-        n_critic: discriminator updates per generator update.
         label_noise: eps of the label noise (labels in [0, eps] and [1 - eps, 1]).
         n_quantiles: knots of the quantile transforms.
         metric_columns: columns of eq. (2) (derived ones allowed when ``derive`` makes them).
@@ -159,14 +147,11 @@ class ConditionalGAN(Estimator):
         metric_k: generated objects per event in the per-epoch metric.
         metric_events: events used for the per-epoch metric on train and validation (None: all val).
         derive: name in DERIVE of the function recomputing derived columns ("diphoton"), or None.
-        seed: the one seed of the fit.
-        device: "cpu", "cuda", or "auto".
-        checkpoint_every: epochs between checkpoints when fit gets a run_dir.
-        progress: show a progress bar.
-        step: training step of the loop: "eager", "graph" (the fast step, captured in a CUDA graph
-            on CUDA) or "auto" (graph on CUDA, eager on a CPU); see hepgan.training.fast.
         metric_backend: where the per-epoch eq. (2) runs: "numpy", "torch" (generation, transforms
             and binning on the model's device) or "auto" (torch on CUDA, numpy on a CPU).
+        **training: the training hyperparameters of :data:`hepgan.estimator.TRAINING_DEFAULTS`
+            (optimizer, default "lamb" as in the paper; lr, lr_d, epochs, batch_size, n_critic, seed,
+            device, checkpoint_every, progress, step).
 
     Example:
         >>> from hepgan.samples.toys import gjets_toy
@@ -180,6 +165,7 @@ class ConditionalGAN(Estimator):
     format: ClassVar[str] = "hepgan.ConditionalGAN"
     format_version: ClassVar[int] = MODEL_FORMAT_VERSION
     kept: ClassVar[dict[str, str]] = {"generator": "g"}
+    training_defaults: ClassVar[dict[str, Any]] = {**TRAINING_DEFAULTS, "optimizer": "lamb"}
     _repr_params: ClassVar[tuple[str, ...]] = ("x_columns", "c_columns", "arch", "latent_dim")
 
     def __init__(
@@ -192,12 +178,6 @@ class ConditionalGAN(Estimator):
         g_hidden: Sequence[int] = (512, 512, 512),
         d_hidden: Sequence[int] = (256, 256, 256),
         dropout: float = 0.2,
-        optimizer: str = "lamb",
-        lr: float = 1e-3,
-        lr_d: float | None = None,
-        epochs: int = 100,
-        batch_size: int = 1024,
-        n_critic: int = 1,
         label_noise: float = 0.15,
         n_quantiles: int = 1000,
         metric_columns: Sequence[str] | None = None,
@@ -205,40 +185,13 @@ class ConditionalGAN(Estimator):
         metric_k: int = 10,
         metric_events: int | None = 10_000,
         derive: str | None = None,
-        seed: int = 0,
-        device: str = "cpu",
-        checkpoint_every: int = 10,
-        progress: bool = True,
-        step: str = "auto",
         metric_backend: str = "auto",
+        **training: Any,
     ):
-        self.x_columns = list(x_columns)
-        self.c_columns = list(c_columns)
-        self.discrete_columns = list(discrete_columns)
-        self.arch = arch
-        self.latent_dim = latent_dim
-        self.g_hidden = list(g_hidden)
-        self.d_hidden = list(d_hidden)
-        self.dropout = dropout
-        self.optimizer = optimizer
-        self.lr = lr
-        self.lr_d = lr_d
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.n_critic = n_critic
-        self.label_noise = label_noise
-        self.n_quantiles = n_quantiles
+        self._store_params(locals())
+        self.x_columns, self.c_columns, self.discrete_columns = list(x_columns), list(c_columns), list(discrete_columns)
+        self.g_hidden, self.d_hidden = list(g_hidden), list(d_hidden)
         self.metric_columns = list(metric_columns) if metric_columns is not None else None
-        self.metric_bins = metric_bins
-        self.metric_k = metric_k
-        self.metric_events = metric_events
-        self.derive = derive
-        self.seed = seed
-        self.device = device
-        self.checkpoint_every = checkpoint_every
-        self.progress = progress
-        self.step = step
-        self.metric_backend = metric_backend
 
     # ------------------------------------------------------------------ helpers
     def _validate_params(self) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +28,9 @@ from hepgan.io import atomic_path, check_columns, read_metadata, read_table, wri
 from hepgan.methods.background.apply import replace_objects
 from hepgan.methods.background.config import BackgroundData, BackgroundRunConfig
 from hepgan.methods.background.model import ConditionalGAN
-from hepgan.runs import event_weights, prepare_run_dir, save_fit, split_events, torch_threads
+from hepgan.runs import MethodRun, event_weights, execute_run, split_events
 
-__all__ = ["train_run", "build_model", "load_events", "split_sr", "evaluate_run", "write_run_report", "check_trainable", "context_columns"]
+__all__ = ["BackgroundRun", "train_run", "build_model", "load_events", "split_sr", "evaluate_run", "write_run_report", "check_trainable", "context_columns"]
 
 log = logging.getLogger("hepgan")
 
@@ -108,53 +107,48 @@ def check_trainable(parts: dict[str, pd.DataFrame], d: BackgroundData) -> None:
             )
 
 
-def train_run(
-    cfg: BackgroundRunConfig,
-    run_dir: str | Path,
-    resume: bool = False,
-    progress: bool = True,
-    overwrite: bool = False,
-    report: bool = True,
-) -> dict[str, Any]:
-    """Trains, keeps the best epoch, evaluates the closures, applies to the CR, writes the report.
+class BackgroundRun(MethodRun):
+    """The background method's part of a run (hepgan.runs.execute_run does the rest)."""
 
-    Bad input raises before the run folder is created or touched. Without ``overwrite``, a folder
-    that already holds a run (checkpoint, model or history) is refused rather than lost. With
-    ``report=False`` the HTML report is left for a later ``hepgan report RUN_DIR``.
+    def load(self, cfg: BackgroundRunConfig) -> dict[str, Any]:
+        d = cfg.data
+        sr, cr, meta = load_events(d)
+        parts = split_sr(sr, d)
+        check_trainable(parts, d)
+        log.info(
+            "SR %d events (train %d, validation %d, test %d), CR %d events; x = %s, c = %s",
+            len(sr), len(parts["train"]), len(parts["val"]), len(parts["test"]), len(cr), d.x_columns, d.conditions,
+        )  # fmt: skip
+        return {"parts": parts, "cr": cr, "meta": meta}
 
-    Returns:
-        The summary dict (also written to run_dir/summary.json and summary.txt).
-    """
-    t0 = time.perf_counter()
-    d = cfg.data
-    # every input check runs before the run folder is touched: bad input leaves nothing behind
-    sr, cr, meta = load_events(d)
-    parts = split_sr(sr, d)
-    check_trainable(parts, d)
-    run_dir = prepare_run_dir(run_dir, cfg, resume, overwrite)
-    log.info(
-        "SR %d events (train %d, validation %d, test %d), CR %d events; x = %s, c = %s",
-        len(sr), len(parts["train"]), len(parts["val"]), len(parts["test"]), len(cr), d.x_columns, d.conditions,
-    )
-    model = build_model(cfg, progress=progress)
-    tr, va = parts["train"], parts["val"]
-    ctx = context_columns(cfg, tr)
-    with torch_threads(cfg.training.threads):
-        model.fit(
+    def fit(self, cfg: BackgroundRunConfig, data: dict[str, Any], run_dir: Path, resume: bool, progress: bool) -> ConditionalGAN:
+        d = cfg.data
+        tr, va = data["parts"]["train"], data["parts"]["val"]
+        ctx = context_columns(cfg, tr)
+        return build_model(cfg, progress=progress).fit(
             tr[d.x_columns], tr[d.conditions], event_weights(tr, d),
             validation=(va[d.x_columns], va[d.conditions], event_weights(va, d), va[ctx]),
             run_dir=run_dir, resume=resume, context=tr[ctx],
         )  # fmt: skip
-        t_train = time.perf_counter() - t0
-        save_fit(run_dir, model)
-        summary = evaluate_run(model, cfg, parts, cr, meta, run_dir)
-    summary["train_seconds"] = round(t_train, 1)
-    summary["best_epoch"] = model.best_epoch_
-    summary["epochs"] = cfg.training.epochs
-    _write_summary(run_dir, summary)
-    if report:
-        write_run_report(run_dir)
-    return summary
+
+    def evaluate(self, cfg: BackgroundRunConfig, data: dict[str, Any], model: ConditionalGAN, run_dir: Path, train_seconds: float) -> dict[str, Any]:
+        summary = evaluate_run(model, cfg, data["parts"], data["cr"], data["meta"], run_dir)
+        summary["train_seconds"] = round(train_seconds, 1)
+        summary["best_epoch"] = model.best_epoch_
+        summary["epochs"] = cfg.training.epochs
+        _write_summary(run_dir, summary)
+        return summary
+
+    def report(self, cfg: BackgroundRunConfig, run_dir: Path) -> Path:
+        return write_run_report(run_dir)
+
+
+def train_run(cfg: BackgroundRunConfig, run_dir: str | Path, **options: Any) -> dict[str, Any]:
+    """Trains, keeps the best epoch, evaluates both closures, applies to the CR, writes the report.
+
+    Options (resume, progress, overwrite, report) as for :func:`hepgan.runs.execute_run`.
+    """
+    return execute_run(BackgroundRun(), cfg, run_dir, **options)
 
 
 def write_run_report(run_dir: str | Path, seed: int = 0, baseline: str | Path | None = None) -> Path:
@@ -166,7 +160,9 @@ def write_run_report(run_dir: str | Path, seed: int = 0, baseline: str | Path | 
     return write_report(run_dir, seed=seed)
 
 
-def evaluate_run(model: ConditionalGAN, cfg: BackgroundRunConfig, parts: dict[str, pd.DataFrame], cr: pd.DataFrame, meta: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+def evaluate_run(
+    model: ConditionalGAN, cfg: BackgroundRunConfig, parts: dict[str, pd.DataFrame], cr: pd.DataFrame, meta: dict[str, Any], run_dir: Path
+) -> dict[str, Any]:
     """Writes the evaluation tables and roles.json; returns headline numbers."""
     d, seed = cfg.data, cfg.training.seed
     ev = run_dir / "evaluation"
@@ -190,12 +186,14 @@ def evaluate_run(model: ConditionalGAN, cfg: BackgroundRunConfig, parts: dict[st
     write_table(test, ev / "sr_val_truth.parquet", metadata={"role": "held-out SR truth"})
     gan_test = replace_objects(model, test, 1, seed_from(seed, 12), thr, d.weight)
     write_table(gan_test, ev / "sr_val_gan.parquet", metadata={"role": "held-out SR conditions, generated object"})
-    comparisons = [{"name": "closure_sr", "title": "Held-out SR: generated object vs MC truth, same events", "reference": "sr_val_truth.parquet", "test": "sr_val_gan.parquet"}]
+    comparisons = [{"name": "closure_sr", "title": "Held-out SR: generated object vs MC truth, same events",
+                    "reference": "sr_val_truth.parquet", "test": "sr_val_gan.parquet"}]  # fmt: skip
     if len(cr):
         write_table(cr, ev / "cr_mc.parquet", metadata={"role": "MC CR, original failing object"})
         cr_gan = replace_objects(model, cr, cfg.apply.k, seed_from(seed, 13), thr, d.weight)
         write_table(cr_gan, ev / "cr_gan.parquet", metadata={"role": "MC CR with a GANed object", "k": cfg.apply.k})
-        comparisons.append({"name": "cr_to_sr", "title": "CR -> SR transfer: GANed CR vs MC SR (held out)", "reference": "sr_val_truth.parquet", "test": "cr_gan.parquet", "extra": "cr_mc.parquet"})
+        comparisons.append({"name": "cr_to_sr", "title": "CR -> SR transfer: GANed CR vs MC SR (held out)",
+                            "reference": "sr_val_truth.parquet", "test": "cr_gan.parquet", "extra": "cr_mc.parquet"})  # fmt: skip
         w_sr = w_test if w_test is not None else np.ones(len(test))
         w_cr = event_weights(cr, d) if d.weight else np.ones(len(cr))
         w_gan = event_weights(cr_gan, d) if d.weight else np.ones(len(cr_gan))

@@ -168,7 +168,7 @@ def scan_run(scan: ScanConfig, run_dir: str | Path, progress: bool = True, overw
     run_dir = Path(run_dir)
     base = scan.base
     d = base.data
-    sr, cr, _ = load_events(d)
+    sr, _, _ = load_events(d)
     parts = split_sr(sr, d)
     check_trainable(parts, d)
     _claim(run_dir, overwrite)

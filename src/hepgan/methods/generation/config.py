@@ -9,7 +9,7 @@ import dataclasses
 
 from hepgan.config import check, choice
 from hepgan.methods.generation.model import MOMENTUM_SUMS, TTBAR_MASSES, TTBAR_MMD_WIDTHS
-from hepgan.runs import DataConfig, RunConfig, TrainingConfig
+from hepgan.runs import DataConfig, TrainingConfig, run_config_class
 from hepgan.samples.ttbar import TTBAR_PARTONS, TTBAR_RESONANCES
 
 __all__ = ["GenerationRunConfig", "GenerationData", "GenerationModel", "LossConfig", "GenerationTraining", "EvaluationConfig", "METHOD"]
@@ -101,21 +101,20 @@ class EvaluationConfig:
         check(self.peak_window > 0, f"{where}.peak_window", "a number > 0 (GeV)", self.peak_window)
 
 
-@dataclasses.dataclass
-class GenerationRunConfig(RunConfig):
-    """An event-generation run: ``method: generation`` and the sections below."""
+def _check_mmd_observables(cfg, where: str) -> None:
+    known = [*cfg.model.resonances, *MOMENTUM_SUMS]
+    for r in cfg.loss.mmd_resonances:
+        check(r in known, "loss.mmd_resonances", f"resonances of model.resonances or momentum sums ({', '.join(known)})", r)
 
-    method: str = METHOD
-    data: GenerationData = dataclasses.field(default_factory=GenerationData)
-    model: GenerationModel = dataclasses.field(default_factory=GenerationModel)
-    loss: LossConfig = dataclasses.field(default_factory=LossConfig)
-    training: GenerationTraining = dataclasses.field(default_factory=GenerationTraining)
-    evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
 
-    METHOD = METHOD
-
-    def validate(self, where: str) -> None:
-        super().validate(where)
-        for r in self.loss.mmd_resonances:
-            known = [*self.model.resonances, *MOMENTUM_SUMS]
-            check(r in known, "loss.mmd_resonances", f"resonances of model.resonances or momentum sums ({', '.join(known)})", r)
+GenerationRunConfig = run_config_class(
+    "GenerationRunConfig",
+    METHOD,
+    "An event-generation run: ``method: generation`` and its sections data, training, model, loss, evaluation.",
+    validate=_check_mmd_observables,
+    data=GenerationData,
+    training=GenerationTraining,
+    model=GenerationModel,
+    loss=LossConfig,
+    evaluation=EvaluationConfig,
+)

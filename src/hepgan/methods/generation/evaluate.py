@@ -65,7 +65,7 @@ def _peak_figures(truth, gen, base, cfg, fig_dir: Path, labels) -> list[Path]:
     for r in cfg.model.resonances:
         centre = float(weighted_quantile(truth[r].to_numpy(), [0.5], w)[0])
 
-        def inside(df, ww=None):
+        def inside(df, ww=None, r=r, centre=centre):
             sel = np.abs(df[r].to_numpy() - centre) <= h
             return df[r].to_numpy()[sel], None if ww is None else ww[sel]
 
@@ -145,7 +145,6 @@ def write_evaluation(
     Returns:
         The summary dict.
     """
-    from hepgan import plots
 
     run_dir = Path(run_dir)
     if cfg is None:
@@ -202,20 +201,25 @@ def write_evaluation(
         b = nums["baseline"]["pt_balance"]["generated"]
         bal_rows.append([label_base, f"{b['mean']:.4g}", f"{b['median']:.4g}", f"{b['q90']:.4g}", f"{b['fraction_below_1_percent']:.3f}"])
     rel = lambda p: str(p.relative_to(run_dir))  # noqa: E731
+    widths = json.dumps({r: cfg.loss.mmd_widths.get(r) for r in cfg.loss.mmd_resonances})
+    mmd_text = f"lambda {cfg.loss.mmd_lambda}, {cfg.loss.mmd_kernel} kernel, widths {widths}" if mmd_on else "off"
+    balance_text = (
+        "this GAN conserves it by construction (model.pt_balance: exact: generated pT projected onto sum pT = 0)."
+        if cfg.model.pt_balance != "learned"
+        else "this GAN learns it (model.pt_balance: learned), helped by the MMD term on sum_px / sum_py."
+        if mmd_on and any(r in MOMENTUM_SUMS for r in cfg.loss.mmd_resonances)
+        else "this GAN learns it from the discriminator alone (model.pt_balance: learned, as in the paper)."
+    )
     sections = [
         {"title": "Resonance peaks", "text": [
             f"Width = half the interquartile range of the invariant mass inside +-{cfg.evaluation.peak_window:g} GeV of the "
             "held-out truth's median (truth and generated events in the same window; a Breit-Wigner of width Gamma gives "
             "about Gamma/2). The GAN is within 20 % of the truth when the ratio is in [0.8, 1.2].",
-            f"MMD term: {'lambda ' + str(cfg.loss.mmd_lambda) + ', ' + cfg.loss.mmd_kernel + ' kernel, widths ' + json.dumps({r: cfg.loss.mmd_widths.get(r) for r in cfg.loss.mmd_resonances}) if mmd_on else 'off'}."],
+            f"MMD term: {mmd_text}."],
          "table": {"header": header, "rows": rows}, "figures": [rel(p) for p in peak_figs]},
         {"title": "Momentum conservation", "text": [
             "Relative transverse-momentum imbalance |sum pT| / sum |pT| of the partons per event. The Pythia truth "
-            "conserves it exactly (no initial-state radiation at this level); "
-            + (("this GAN learns it (model.pt_balance: learned), helped by the MMD term on sum_px / sum_py."
-                if mmd_on and any(r in MOMENTUM_SUMS for r in cfg.loss.mmd_resonances)
-                else "this GAN learns it from the discriminator alone (model.pt_balance: learned, as in the paper).")
-               if cfg.model.pt_balance == "learned" else "this GAN conserves it by construction (model.pt_balance: exact: generated pT projected onto sum pT = 0).")],
+            "conserves it exactly (no initial-state radiation at this level); " + balance_text],
          "table": {"header": ["sample", "mean", "median", "90 % quantile", "fraction < 1 %"], "rows": bal_rows},
          "figures": [rel(p) for p in bal_figs]},
         {"title": "Per-parton distributions", "text": ["pT, eta, phi of each parton, unit area (W1 and KS per observable: "

@@ -53,7 +53,7 @@ from hepgan.metrics.distances import weighted_quantile
 from hepgan.samples.ttbar import TTBAR_PARTONS, TTBAR_RESONANCES
 from hepgan.training.device import resolve_device
 from hepgan.training.record import Selection
-from hepgan.training.task import OptimizerSpec, Sample, Step
+from hepgan.training.task import AdversarialTask, Sample
 
 __all__ = [
     "EventGAN",
@@ -117,7 +117,7 @@ class _Discriminator(nn.Module):
         return self.net(x).squeeze(-1)
 
 
-class EventGANTask:
+class EventGANTask(AdversarialTask):
     """The event GAN's training task: discriminator ``n_critic`` times, then generator, on the sample "train".
 
     The discriminator's loss is BCE plus the Roth regulariser (logged as ``roth_train``); the
@@ -126,13 +126,8 @@ class EventGANTask:
     """
 
     def __init__(self, model: EventGAN, g: nn.Module, d: nn.Module, val: Callable[[int], dict[str, float]] | None):
-        self.networks = {"g": g, "d": d}
+        super().__init__(g, d, model.n_critic, *model._optimizer_specs(), validate=val)
         self.model = model
-        self._val = val
-        self.steps = [
-            Step("d", "d", self.d_loss, self.d_noise, repeat=model.n_critic, optimizer=OptimizerSpec(model.optimizer, model.lr_d or model.lr)),
-            Step("g", "g", self.g_loss, self.g_noise, optimizer=OptimizerSpec(model.optimizer, model.lr)),
-        ]
 
     def _fake(self, z: Tensor) -> tuple[Tensor, Tensor]:
         p4 = self.model._p4_from_net(self.networks["g"](z))
@@ -180,9 +175,6 @@ class EventGANTask:
             return loss + m.mmd_lambda * term, {"mmd_train": term}
         return loss, {}
 
-    def validate(self, epoch: int) -> dict[str, float]:
-        return self._val(epoch) if self._val is not None else {}
-
 
 class EventGAN(Estimator):
     """GAN for unweighted events of P partons with fixed masses, with an MMD term on resonance masses.
@@ -198,8 +190,6 @@ class EventGAN(Estimator):
             shifted by -1/P of the imbalance: conserved by construction, like the masses).
         g_hidden, d_hidden: hidden widths of the generator and discriminator MLPs (LeakyReLU 0.2).
         dropout: discriminator dropout.
-        optimizer: "adam", "lamb" or "sgd"; lr (cosine decay to 0 over the run); lr_d (None: lr).
-        epochs, batch_size, n_critic: the schedule (n_critic discriminator steps per generator step).
         label_noise: eps of the BCE label noise (0: hard labels).
         roth_lambda: weight lambda_D of the Roth et al. regulariser (0: off).
         mmd_lambda: weight of the MMD term (0: off, a plain GAN).
@@ -210,11 +200,9 @@ class EventGAN(Estimator):
         mmd_events: events of each batch in the MMD term (None: the whole batch; O(B^2) cost).
         val_events: generated events per epoch for the validation metrics.
         peak_window: half-width (GeV) of the window of the peak-width measurement.
-        seed: the one seed of the fit.
-        device: "cpu", "cuda" or "auto".
-        checkpoint_every: epochs between checkpoints when fit gets a run_dir.
-        progress: show a progress bar.
-        step: training step of the loop: "eager", "graph" (the fast step, a CUDA graph on CUDA) or "auto".
+        **training: the training hyperparameters of :data:`hepgan.estimator.TRAINING_DEFAULTS`
+            (optimizer, lr, lr_d, epochs, batch_size, n_critic, seed, device, checkpoint_every,
+            progress, step).
 
     Example:
         >>> gan = EventGAN(latent_dim=4, g_hidden=(16,), d_hidden=(16,), mmd_lambda=0.0)
@@ -237,12 +225,6 @@ class EventGAN(Estimator):
         g_hidden: Sequence[int] = (256, 256, 256, 256),
         d_hidden: Sequence[int] = (256, 256, 256, 256),
         dropout: float = 0.0,
-        optimizer: str = "adam",
-        lr: float = 1e-3,
-        lr_d: float | None = None,
-        epochs: int = 100,
-        batch_size: int = 1024,
-        n_critic: int = 1,
         label_noise: float = 0.0,
         roth_lambda: float = 1e-3,
         mmd_lambda: float = 1.0,
@@ -252,40 +234,15 @@ class EventGAN(Estimator):
         mmd_events: int | None = None,
         val_events: int = 20_000,
         peak_window: float = 10.0,
-        seed: int = 0,
-        device: str = "cpu",
-        checkpoint_every: int = 10,
-        progress: bool = True,
-        step: str = "auto",
+        **training: Any,
     ):
+        self._store_params(locals())
         self.particles = list(particles)
         self.masses = [float(m) for m in masses]
         self.resonances = {str(k): [int(i) for i in v] for k, v in resonances.items()}
-        self.latent_dim = latent_dim
-        self.pt_balance = pt_balance
-        self.g_hidden = list(g_hidden)
-        self.d_hidden = list(d_hidden)
-        self.dropout = dropout
-        self.optimizer = optimizer
-        self.lr = lr
-        self.lr_d = lr_d
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.n_critic = n_critic
-        self.label_noise = label_noise
-        self.roth_lambda = roth_lambda
-        self.mmd_lambda = mmd_lambda
+        self.g_hidden, self.d_hidden = list(g_hidden), list(d_hidden)
         self.mmd_resonances = list(mmd_resonances)
-        self.mmd_kernel = mmd_kernel
         self.mmd_widths = {str(k): [float(s) for s in (v if isinstance(v, (list, tuple)) else [v])] for k, v in mmd_widths.items()}
-        self.mmd_events = mmd_events
-        self.val_events = val_events
-        self.peak_window = peak_window
-        self.seed = seed
-        self.device = device
-        self.checkpoint_every = checkpoint_every
-        self.progress = progress
-        self.step = step
 
     # ------------------------------------------------------------------ helpers
     def _validate_params(self) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +27,9 @@ from hepgan.io import atomic_path, check_columns, read_metadata, read_table, wri
 from hepgan.methods.generation.config import GenerationRunConfig
 from hepgan.methods.generation.evaluate import write_evaluation
 from hepgan.methods.generation.model import EventGAN
-from hepgan.runs import event_weights, prepare_run_dir, save_fit, split_events, torch_threads
+from hepgan.runs import MethodRun, event_weights, execute_run, split_events
 
-__all__ = ["train_run", "build_model", "load_events", "write_run_report"]
+__all__ = ["GenerationRun", "train_run", "build_model", "load_events", "write_run_report"]
 
 log = logging.getLogger("hepgan")
 
@@ -64,38 +63,28 @@ def load_events(cfg: GenerationRunConfig) -> tuple[dict[str, pd.DataFrame], dict
     return split_events(df, d, min_events=2), meta
 
 
-def train_run(
-    cfg: GenerationRunConfig,
-    run_dir: str | Path,
-    resume: bool = False,
-    progress: bool = True,
-    overwrite: bool = False,
-    report: bool = True,
-) -> dict[str, Any]:
-    """Trains the event GAN, keeps the best epoch, generates, evaluates and writes the report.
+class GenerationRun(MethodRun):
+    """The generation method's part of a run (hepgan.runs.execute_run does the rest)."""
 
-    Bad input raises before the run folder is created. Without ``overwrite``, a folder that
-    already holds a run is refused rather than lost.
-
-    Returns:
-        The summary dict (also written to run_dir/summary.json and summary.txt).
-    """
-    from hepgan.kinematics import event_table, table_to_momenta
-
-    d = cfg.data
-    parts, meta = load_events(cfg)
-    run_dir = prepare_run_dir(run_dir, cfg, resume, overwrite)
-    with torch_threads(cfg.training.threads):
-        t0 = time.perf_counter()
+    def load(self, cfg: GenerationRunConfig) -> dict[str, Any]:
+        parts, meta = load_events(cfg)
         log.info("events: train %d, validation %d, test %d; MMD %s", len(parts["train"]), len(parts["val"]), len(parts["test"]),
                  f"lambda {cfg.loss.mmd_lambda} on {cfg.loss.mmd_resonances}" if cfg.loss.mmd_lambda > 0 else "off")  # fmt: skip
-        model = build_model(cfg, progress=progress)
-        model.fit(parts["train"], event_weights(parts["train"], d), validation=(parts["val"], event_weights(parts["val"], d)),
-                  run_dir=run_dir, resume=resume)  # fmt: skip
-        t_train = time.perf_counter() - t0
-        extra = {"training_sample": str(d.train), "sigma_gen_pb": meta.get("sigma_gen_pb"),
-                 "sqrt_s_gev": (meta.get("generator") or {}).get("sqrt_s_gev"), "sample_command": meta.get("command")}  # fmt: skip
-        save_fit(run_dir, model, extra=extra)
+        return {"parts": parts, "meta": meta}
+
+    def fit(self, cfg: GenerationRunConfig, data: dict[str, Any], run_dir: Path, resume: bool, progress: bool) -> EventGAN:
+        tr, va, d = data["parts"]["train"], data["parts"]["val"], cfg.data
+        return build_model(cfg, progress=progress).fit(tr, event_weights(tr, d), validation=(va, event_weights(va, d)), run_dir=run_dir, resume=resume)
+
+    def model_extra(self, cfg: GenerationRunConfig, data: dict[str, Any]) -> dict[str, Any]:
+        meta = data["meta"]
+        return {"training_sample": str(cfg.data.train), "sigma_gen_pb": meta.get("sigma_gen_pb"),
+                "sqrt_s_gev": (meta.get("generator") or {}).get("sqrt_s_gev"), "sample_command": meta.get("command")}  # fmt: skip
+
+    def evaluate(self, cfg: GenerationRunConfig, data: dict[str, Any], model: EventGAN, run_dir: Path, train_seconds: float) -> dict[str, Any]:
+        from hepgan.kinematics import event_table, table_to_momenta
+
+        parts, d = data["parts"], cfg.data
         ev = run_dir / "evaluation"
         ev.mkdir(exist_ok=True)
         test = parts["test"]
@@ -104,16 +93,29 @@ def train_run(
         gen = model.sample(cfg.evaluation.events, seed=seed_from(cfg.training.seed, 11))
         write_table(gen, ev / "generated.parquet", metadata={"role": "generated", "model": "model_best.safetensors",
                                                              "best_epoch": model.best_epoch_})  # fmt: skip
-    run_info = {
-        "n_train": len(parts["train"]), "n_val": len(parts["val"]), "n_test": len(test), "n_generated": len(gen),
-        "epochs": cfg.training.epochs, "best_epoch": model.best_epoch_, "train_seconds": round(t_train, 1),
-        "mmd": {"lambda": cfg.loss.mmd_lambda, "kernel": cfg.loss.mmd_kernel, "resonances": cfg.loss.mmd_resonances,
-                "widths": {r: cfg.loss.mmd_widths.get(r) for r in cfg.loss.mmd_resonances}},
-        "roth_lambda": cfg.loss.roth_lambda, "pt_balance_mode": cfg.model.pt_balance,
-    }  # fmt: skip
-    with atomic_path(run_dir / "run_info.json") as tmp:
-        tmp.write_text(json.dumps(run_info, indent=1))
-    return write_evaluation(run_dir, cfg, baseline=cfg.evaluation.baseline_run, report=report)
+        run_info = {
+            "n_train": len(parts["train"]), "n_val": len(parts["val"]), "n_test": len(test), "n_generated": len(gen),
+            "epochs": cfg.training.epochs, "best_epoch": model.best_epoch_, "train_seconds": round(train_seconds, 1),
+            "mmd": {"lambda": cfg.loss.mmd_lambda, "kernel": cfg.loss.mmd_kernel, "resonances": cfg.loss.mmd_resonances,
+                    "widths": {r: cfg.loss.mmd_widths.get(r) for r in cfg.loss.mmd_resonances}},
+            "roth_lambda": cfg.loss.roth_lambda, "pt_balance_mode": cfg.model.pt_balance,
+        }  # fmt: skip
+        with atomic_path(run_dir / "run_info.json") as tmp:
+            tmp.write_text(json.dumps(run_info, indent=1))
+        return write_evaluation(run_dir, cfg, baseline=cfg.evaluation.baseline_run, report=False)
+
+    def report(self, cfg: GenerationRunConfig, run_dir: Path) -> Path:
+        from hepgan.report import write_report
+
+        return write_report(run_dir, dcor_max_events=cfg.evaluation.dcor_max_events)
+
+
+def train_run(cfg: GenerationRunConfig, run_dir: str | Path, **options: Any) -> dict[str, Any]:
+    """Trains the event GAN, keeps the best epoch, generates, evaluates and writes the report.
+
+    Options (resume, progress, overwrite, report) as for :func:`hepgan.runs.execute_run`.
+    """
+    return execute_run(GenerationRun(), cfg, run_dir, **options)
 
 
 def write_run_report(run_dir: str | Path, seed: int = 0, baseline: str | Path | None = None) -> Path:
