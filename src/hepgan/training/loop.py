@@ -223,6 +223,7 @@ class Trainer:
         for m in task.networks.values():
             m.to(self.device)
         frozen = frozen_networks(task)
+        frozen_grad = {k: [p.requires_grad for p in task.networks[k].parameters()] for k in frozen}
         for k in frozen:
             task.networks[k].eval().requires_grad_(False)
         trained = [m for k, m in task.networks.items() if k not in frozen]
@@ -294,8 +295,9 @@ class Trainer:
                 bar.close()
             if fast is not None and fast.captured:
                 log.info("training: the iteration ran as a CUDA graph")
-        for k in frozen:
-            task.networks[k].requires_grad_(True)
+        for k, flags in frozen_grad.items():  # as the caller gave them
+            for p, flag in zip(task.networks[k].parameters(), flags):
+                p.requires_grad_(flag)
         return recorder.finish(task.networks, s.epochs)
 
 
