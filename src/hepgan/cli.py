@@ -42,6 +42,11 @@ def _add_sample(sub) -> None:
 
     add_ttbar_arguments(t)
     t.set_defaults(func=_run_sample_ttbar)
+    d = kinds.add_parser("drellyan", help="pp -> gamma*/Z -> e+ e-, hard process (full, photon-only or Z-only), for event subtraction")
+    from hepgan.samples.drellyan import add_drellyan_arguments
+
+    add_drellyan_arguments(d)
+    d.set_defaults(func=_run_sample_drellyan)
 
 
 def _run_sample_gjets(args: argparse.Namespace) -> int:
@@ -54,6 +59,30 @@ def _run_sample_ttbar(args: argparse.Namespace) -> int:
     from hepgan.samples.ttbar import run_ttbar
 
     return run_ttbar(args)
+
+
+def _run_sample_drellyan(args: argparse.Namespace) -> int:
+    from hepgan.samples.drellyan import run_drellyan
+
+    return run_drellyan(args)
+
+
+def add_model_output_arguments(p: argparse.ArgumentParser, run: str, events: str, out: str, formats: Sequence[str]) -> None:
+    """The arguments of a command that writes events from a trained model: MODEL, --events, --out, --format, --seed, --device.
+
+    Args:
+        p: the command's parser.
+        run: the kind of run whose model_best.safetensors it reads (e.g. "generation").
+        events: what --events counts (e.g. "number of events").
+        out: the help of --out (the formats it writes).
+        formats: the --format choices.
+    """
+    p.add_argument("model", help=f"model file (model_best.safetensors of a {run} run)")
+    p.add_argument("--events", type=int, required=True, help=events)
+    p.add_argument("--out", required=True, help=out)
+    p.add_argument("--format", choices=list(formats), help="output format (default: from the suffix of --out)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the latent noise (default 0)")
+    p.add_argument("--device", default="cpu")
 
 
 # --------------------------------------------------------------------------- train

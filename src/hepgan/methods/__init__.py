@@ -14,7 +14,7 @@ command line starts without importing torch.
 Example:
     >>> from hepgan.methods import get_method, method_names
     >>> method_names()
-    ['background', 'generation']
+    ['background', 'generation', 'subtraction']
     >>> get_method("background").config_class().__name__
     'BackgroundRunConfig'
 """
@@ -42,6 +42,11 @@ _REGISTRY: dict[str, dict[str, Any]] = {
         "summary": "event generation: a GAN with an MMD term on resonance masses (top pairs)",
         "config": "GenerationRunConfig",
         "formats": {"hepgan.EventGAN": "EventGAN"},
+    },
+    "subtraction": {
+        "summary": "event subtraction: a GAN whose events follow P_B - P_S (or any signed sum) of its input samples",
+        "config": "SubtractionRunConfig",
+        "formats": {"hepgan.SubtractionGAN": "SubtractionGAN"},
     },
 }
 

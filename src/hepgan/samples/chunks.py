@@ -6,6 +6,7 @@ each written atomically into a cache folder keyed by the settings; a rerun skips
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -15,7 +16,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["pythia_version", "pythia_chunk_seed", "default_cache_dir", "chunk_path", "chunk_list", "run_chunks"]
+log = logging.getLogger("hepgan")
+
+__all__ = [
+    "pythia_version", "pythia_chunk_seed", "default_cache_dir", "chunk_path", "chunk_list", "run_chunks",
+    "check_request", "cached_chunks", "write_chunk", "add_sample_arguments", "hard_process_settings",
+]  # fmt: skip
 
 
 def pythia_version() -> str:
@@ -109,3 +115,92 @@ def run_chunks(
                     raise
     finally:
         bar.close()
+
+
+def check_request(n_events: Any, seed: Any, workers: Any) -> None:
+    """Raises ConfigError unless events > 0, 0 <= seed < 2^32 and 1 <= workers <= 256 are integers."""
+    from hepgan.config import check
+
+    check(isinstance(n_events, (int, np.integer)) and not isinstance(n_events, bool) and n_events > 0, "events", "an integer > 0", n_events)
+    check(isinstance(seed, (int, np.integer)) and 0 <= seed < 2**32, "seed", "an integer in [0, 2^32)", seed)
+    check(isinstance(workers, (int, np.integer)) and 1 <= workers <= 256, "workers", "an integer in [1, 256]", workers)
+
+
+def write_chunk(job: tuple) -> dict[str, Any]:
+    """Runs one chunk job ``(settings, seed, chunk, n, cache, make)`` of :func:`cached_chunks` and writes its file.
+
+    ``make(settings, seed, chunk, n) -> (table, stats)`` is a module-level function (it is pickled to
+    worker processes by reference); the table is written atomically with ``chunk_stats`` in its metadata.
+    """
+    from hepgan.io import write_table
+
+    settings, seed, chunk, n, cache, make = job
+    df, stats = make(settings, seed, chunk, n)
+    write_table(df, chunk_path(Path(cache), chunk, n), metadata={"chunk_stats": stats})
+    return stats
+
+
+def cached_chunks(
+    kind: str,
+    cache: Path,
+    make: Callable[[Any, int, int, int], tuple[Any, dict[str, Any]]],
+    settings: Any,
+    seed: int,
+    n_events: int,
+    workers: int = 1,
+    progress: bool = True,
+    events_of: Callable[[dict[str, Any]], int] = lambda st: st["n_requested"],
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Makes the chunks of a sample that the cache folder lacks, then reads every chunk back.
+
+    Args:
+        kind: the sample's name (log and progress bar).
+        cache: the cache folder of these settings and seed (created if absent).
+        make: ``make(settings, seed, chunk, n) -> (table, stats)``, a module-level function.
+        settings: the generator settings (with ``chunk_size``).
+        seed: the master seed.
+        n_events: events in all chunks (:func:`chunk_list`).
+        workers, progress, events_of: as for :func:`run_chunks`.
+
+    Returns:
+        The chunks' tables and their statistics (``chunk_stats`` of each file's metadata), in chunk order.
+    """
+    from hepgan.exceptions import InputFileError
+    from hepgan.io import read_metadata, read_table
+
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputFileError(f"{cache}: cannot use the cache folder ({err.strerror})") from None
+    chunks = chunk_list(int(n_events), settings.chunk_size)
+    todo = [(settings, int(seed), c, n, str(cache), make) for c, n in chunks if not chunk_path(cache, c, n).exists()]
+    if todo:
+        log.info("%s: %d of %d chunks to generate in %s", kind, len(todo), len(chunks), cache)
+        run_chunks(write_chunk, todo, int(workers), progress, kind, events_of)
+    paths = [chunk_path(cache, c, n) for c, n in chunks]
+    return [read_table(p) for p in paths], [read_metadata(p)["chunk_stats"] for p in paths]
+
+
+def add_sample_arguments(p: Any, events: str, chunk_size: int) -> None:
+    """The arguments every ``hepgan sample KIND`` shares: --events, --seed, --out, --workers, --format, --chunk-size, --cache-dir.
+
+    Args:
+        p: the sample kind's argparse parser.
+        events: the help of --events (which events the file keeps).
+        chunk_size: the default events per chunk.
+    """
+    p.add_argument("--events", type=int, required=True, help=events)
+    p.add_argument("--seed", type=int, default=1, help="master seed; each chunk gets its own recorded Pythia seed")
+    p.add_argument("--out", required=True, help="output file (.parquet or .root)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (the output does not depend on it)")
+    p.add_argument("--format", default=None, help="parquet or root (default: from the suffix of --out, else parquet)")
+    p.add_argument("--chunk-size", type=int, default=chunk_size, help=f"events per cached chunk (default {chunk_size})")
+    p.add_argument("--cache-dir", default=None, help="chunk cache root (default $HEPGAN_CACHE/samples or ~/.cache/hepgan/samples)")
+
+
+def hard_process_settings(seed: int) -> list[str]:
+    """The Pythia settings lines of a hard-process sample (no shower, MPI or hadronisation), quiet and seeded.
+
+    The seed's line comes last, so that ``[:-1]`` gives the settings without it (for metadata).
+    """
+    return ["PartonLevel:all = off", "HadronLevel:all = off", "Print:quiet = on", "Next:numberCount = 0", "Random:setSeed = on", f"Random:seed = {seed}"]

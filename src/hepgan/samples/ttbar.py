@@ -43,7 +43,16 @@ import pandas as pd
 
 from hepgan.config import check, choice
 from hepgan.exceptions import ConfigError, InputFileError
-from hepgan.samples.chunks import chunk_list, chunk_path, default_cache_dir, init_pythia, pythia_chunk_seed, pythia_version, run_chunks
+from hepgan.samples.chunks import (
+    add_sample_arguments,
+    cached_chunks,
+    check_request,
+    default_cache_dir,
+    hard_process_settings,
+    init_pythia,
+    pythia_chunk_seed,
+    pythia_version,
+)
 
 __all__ = [
     "TTBAR_PARTONS",
@@ -104,12 +113,7 @@ class TtbarSettings:
             "Top:qqbar2ttbar = on",
             "24:onMode = off",
             f"24:onIfAny = {self.w_decays}",
-            "PartonLevel:all = off",
-            "HadronLevel:all = off",
-            "Print:quiet = on",
-            "Next:numberCount = 0",
-            "Random:setSeed = on",
-            f"Random:seed = {seed}",
+            *hard_process_settings(seed),
         ]
 
 
@@ -224,15 +228,6 @@ def generate_chunk(settings: TtbarSettings, seed: int, chunk: int, n_events: int
     return table, stats
 
 
-def _run_chunk(args: tuple[TtbarSettings, int, int, int, str]) -> dict[str, Any]:
-    from hepgan.io import write_table
-
-    settings, seed, chunk, n, cache = args
-    df, stats = generate_chunk(settings, seed, chunk, n)
-    write_table(df, chunk_path(Path(cache), chunk, n), metadata={"chunk_stats": stats})
-    return stats
-
-
 def make_ttbar(
     n_events: int,
     seed: int = 1,
@@ -260,38 +255,21 @@ def make_ttbar(
     Returns:
         The event table (N rows, float64).
     """
-    from hepgan.io import check_output_file, read_metadata, read_table, write_table
+    from hepgan.io import check_output_file, write_table
 
     fields = {f.name for f in dataclasses.fields(TtbarSettings)}
     for k in settings:
         if k not in fields:
             raise ConfigError(f"{k}: unknown ttbar setting (known: {', '.join(sorted(fields))})")
     s = TtbarSettings(**settings).validate()
-    check(isinstance(n_events, (int, np.integer)) and not isinstance(n_events, bool) and n_events > 0,
-          "events", "an integer > 0", n_events)  # fmt: skip
-    check(isinstance(seed, (int, np.integer)) and 0 <= seed < 2**32, "seed", "an integer in [0, 2^32)", seed)
-    check(isinstance(workers, (int, np.integer)) and 1 <= workers <= 256, "workers", "an integer in [1, 256]", workers)
+    check_request(n_events, seed, workers)
     choice(fmt, ("parquet", "root"), "format")
     if out is not None:
         check_output_file(out, fmt)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache = root / f"ttbar_{settings_key(s, int(seed))}"
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputFileError(f"{cache}: cannot use the cache folder ({err.strerror})") from None
-    all_chunks = chunk_list(int(n_events), s.chunk_size)
-    todo = [(c, n) for c, n in all_chunks if not chunk_path(cache, c, n).exists()]
     t0 = time.perf_counter()
-    if todo:
-        log.info("ttbar: %d of %d chunks to generate in %s", len(todo), len(all_chunks), cache)
-        jobs = [(s, int(seed), c, n, str(cache)) for c, n in todo]
-        run_chunks(_run_chunk, jobs, int(workers), progress, "ttbar", lambda st: st["n_requested"])
-    frames, stats = [], []
-    for c, n in all_chunks:
-        path = chunk_path(cache, c, n)
-        stats.append(read_metadata(path)["chunk_stats"])
-        frames.append(read_table(path))
+    frames, stats = cached_chunks("ttbar", cache, generate_chunk, s, int(seed), int(n_events), int(workers), progress)
     df = pd.concat(frames, ignore_index=True)
     if len(df) == 0:
         raise InputFileError("ttbar: Pythia produced no event; see the log")
@@ -325,14 +303,8 @@ def make_ttbar(
 
 def add_ttbar_arguments(p: argparse.ArgumentParser) -> None:
     d = TtbarSettings()
-    p.add_argument("--events", type=int, required=True, help="Pythia events to generate (all are kept)")
-    p.add_argument("--seed", type=int, default=1, help="master seed; each chunk gets its own recorded Pythia seed")
-    p.add_argument("--out", required=True, help="output file (.parquet or .root)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (the output does not depend on it)")
-    p.add_argument("--format", default=None, help="parquet or root (default: from the suffix of --out, else parquet)")
+    add_sample_arguments(p, "Pythia events to generate (all are kept)", d.chunk_size)
     p.add_argument("--sqrt-s", type=float, default=d.sqrt_s, help=f"collision energy in GeV (default {d.sqrt_s:g})")
-    p.add_argument("--chunk-size", type=int, default=d.chunk_size, help=f"events per cached chunk (default {d.chunk_size})")
-    p.add_argument("--cache-dir", default=None, help="chunk cache root (default $HEPGAN_CACHE/samples or ~/.cache/hepgan/samples)")
 
 
 def run_ttbar(args: argparse.Namespace) -> int:

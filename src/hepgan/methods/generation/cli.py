@@ -8,14 +8,12 @@ __all__ = ["COMMANDS", "add_generate"]
 
 
 def add_generate(sub) -> None:
+    from hepgan.cli import add_model_output_arguments
+
     p = sub.add_parser("generate", help="generate events with a trained event GAN (Parquet, ROOT or LHE)")
-    p.add_argument("model", help="model file (model_best.safetensors of a generation run)")
-    p.add_argument("--events", type=int, required=True, help="number of events")
-    p.add_argument("--out", required=True, help="output file: .parquet, .root or .lhe (Les Houches Event file)")
-    p.add_argument("--format", choices=["parquet", "root", "lhe"], help="output format (default: from the suffix of --out)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the latent noise (default 0)")
+    add_model_output_arguments(p, "generation", "number of events", "output file: .parquet, .root or .lhe (Les Houches Event file)",
+                               ["parquet", "root", "lhe"])  # fmt: skip
     p.add_argument("--batch-size", type=int, default=100_000, help="events generated and written at a time")
-    p.add_argument("--device", default="cpu")
     p.set_defaults(func=run_generate)
 
 
