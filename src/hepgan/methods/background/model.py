@@ -419,7 +419,8 @@ class ConditionalGAN(Estimator):
             c: (N, n_c) conditions (DataFrame with c_columns or array); for a vanilla GAN an int N.
             k: objects per event.
             seed: seed of the latent noise and the dequantisation (None: fresh entropy).
-            batch_size: rows per forward pass (None: 65,536 on a CPU, 1,048,576 on CUDA).
+            batch_size: rows per forward pass (None: as many as fit a memory budget, at most 65,536 on a
+                CPU and 1,048,576 on CUDA; see hepgan.nn.rows_per_batch).
 
         Returns:
             DataFrame (N * k, n_x) of x_columns in physical units; rows i*k .. i*k+k-1 belong to event i.
@@ -441,11 +442,15 @@ class ConditionalGAN(Estimator):
     @torch.no_grad()
     def _generate(self, c: pd.DataFrame, k: int, seed: int, batch_size: int | None = None) -> Tensor:
         """The generator's output (N * k, n_x) in [-1, 1], float64, on the model's device."""
+        from hepgan.nn import rows_per_batch
+
         device = current_device(self)
         g = self.generator_.to(device).eval()
         gen = torch.Generator(device=device).manual_seed(seed_from(seed, 7))
+        if batch_size is None:  # rows per pass within a memory budget (the conv networks hold ~170 kB per row)
+            probe = (torch.zeros(2, len(self.c_columns), device=device), torch.zeros(2, self.latent_dim, device=device))
+            batch_size = rows_per_batch(g, probe, device, high=1 << 20 if device.type == "cuda" else 65_536)
         if device.type == "cuda":
-            batch_size = batch_size or 1 << 20
             if self.c_columns:
                 c_gen = torch.Generator(device=device).manual_seed(seed_from(seed, 6))
                 c_dev = torch.as_tensor(c.to_numpy(dtype=np.float64), device=device)
@@ -453,7 +458,6 @@ class ConditionalGAN(Estimator):
             else:
                 c_net = torch.zeros(len(c), 0, device=device)
         else:
-            batch_size = batch_size or 65_536
             c_net = self._c_tensor(c, np.random.default_rng(seed_from(seed, 6)))
         c_net = c_net.repeat_interleave(k, dim=0)
         out = []
