@@ -9,6 +9,7 @@ Each command has an ``_add_<name>`` function (its arguments) and a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -26,6 +27,91 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"hepgan: error: {self.prog}: {message}\n")
 
 
+# --------------------------------------------------------------------------- what a command writes
+
+
+@dataclasses.dataclass(frozen=True)
+class Output:
+    """What a command writes: checked by :func:`check_output` before the command runs.
+
+    The overwrite rule: hepgan never replaces a file, and never writes into a folder holding
+    files it did not write, unless ``--overwrite`` is given (and even then it deletes none of a
+    user's files); it never writes over an input of the same command, with or without
+    ``--overwrite`` (paths compared after resolving symlinks).
+
+    Args:
+        dest: the argparse destination of the output path.
+        kind: ``"file"`` or ``"dir"``.
+        inputs: destinations holding the command's input paths (a path, a list of paths or None).
+        example: a valid command line, with ``{placeholders}`` for test fixtures and ``{out}`` for
+            the output: the tests run every command's example against the rule.
+        default: the output path when the option is not given (``args -> path``), or None: no output.
+        skip: a destination whose truth skips the check (``resume``: the folder is the run's own).
+    """
+
+    dest: str
+    kind: str
+    inputs: tuple[str, ...] = ()
+    example: tuple[str, ...] = ()
+    default: Callable[[argparse.Namespace], object] | None = None
+    skip: str | None = None
+
+
+def add_output(p: argparse.ArgumentParser, output: Output, *flags: str, help: str, required: bool = True) -> None:
+    """Adds a command's output option and ``--overwrite``, and declares what it writes."""
+    p.add_argument(*flags, dest=output.dest, required=required, help=help)
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output file, or write into a folder holding other files (none of them is deleted)")  # fmt: skip
+    p.set_defaults(output=output)
+
+
+def no_output(p: argparse.ArgumentParser, why: str) -> None:
+    """Declares that a command writes no output of its own (``why`` says what it writes, if anything)."""
+    p.set_defaults(output=None, output_note=why)
+
+
+def output_path(args: argparse.Namespace):
+    """The output path of a parsed command line (its option, or the command's default), or None."""
+    out = getattr(args, "output", None)
+    if out is None:
+        return None
+    path = getattr(args, out.dest, None)
+    if path is None and out.default is not None:
+        path = out.default(args)
+    return path
+
+
+def check_output(args: argparse.Namespace) -> None:
+    """The overwrite rule for a parsed command line (see :class:`Output`); raises a HepganError."""
+    from hepgan.io import check_output_dir, check_output_file
+
+    out = getattr(args, "output", None)
+    path = output_path(args)
+    if out is None or path is None or (out.skip and getattr(args, out.skip, None)):
+        return
+    inputs = []
+    for dest in out.inputs:
+        v = getattr(args, dest, None)
+        inputs += v if isinstance(v, list) else [v]
+    overwrite = bool(getattr(args, "overwrite", False))
+    if out.kind == "file":
+        check_output_file(path, fmt="", inputs=inputs, overwrite=overwrite, option=f"--{out.dest.replace('_', '-')}")
+    else:
+        check_output_dir(path, inputs=inputs, overwrite=overwrite, option=f"--{out.dest.replace('_', '-')}")
+
+
+def leaf_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> dict[str, argparse.ArgumentParser]:
+    """Every runnable command of the parser, by its words (``"sample gjets"``)."""
+    out = {}
+    # argparse keeps sub-commands in a _SubParsersAction; this is the one place that reads it
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return {" ".join(prefix): parser}
+    for name, sub in subs[0].choices.items():
+        out.update(leaf_commands(sub, (*prefix, name)))
+    return out
+
+
 # --------------------------------------------------------------------------- sample
 
 
@@ -36,11 +122,13 @@ def _add_sample(sub) -> None:
     from hepgan.samples.cli import add_gjets_arguments
 
     add_gjets_arguments(g)
+    add_output(g, Output("out", "file", example=("sample", "gjets", "--events", "50", "--out", "{out}")), "--out", help="output file (.parquet or .root)")
     g.set_defaults(func=_run_sample_gjets)
     t = kinds.add_parser("ttbar", help="top-pair events, hard process + decays (6 partons), for event generation")
     from hepgan.samples.ttbar import add_ttbar_arguments
 
     add_ttbar_arguments(t)
+    add_output(t, Output("out", "file", example=("sample", "ttbar", "--events", "50", "--out", "{out}")), "--out", help="output file (.parquet or .root)")
     t.set_defaults(func=_run_sample_ttbar)
 
 
@@ -93,12 +181,18 @@ def _add_train(sub) -> None:
 
     p = sub.add_parser("train", help="train the model of a run config (any method), evaluate it and write a run folder")
     p.add_argument("config", nargs="?", help=f"YAML run config whose 'method' is one of {', '.join(method_names())} (see configs/)")
-    p.add_argument("--run-dir", help="output folder (default runs/<config name>)")
+    out = Output("run_dir", "dir", inputs=("config",), default=_default_run_dir, skip="resume", example=("train", "{config}", "--run-dir", "{out}"))
+    add_output(p, out, "--run-dir", help="output folder (default runs/<config name>); an existing run there is replaced only with --overwrite", required=False)
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. training.epochs=50")
-    p.add_argument("--overwrite", action="store_true", help="train into a run folder that already holds a run (it is replaced)")
     p.add_argument("--no-report", action="store_true", help="skip report.html (make it later with hepgan report RUN_DIR)")
     p.set_defaults(func=_run_train)
+
+
+def _default_run_dir(args: argparse.Namespace):
+    from pathlib import Path
+
+    return Path("runs") / Path(args.config).stem if getattr(args, "config", None) else None
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -114,7 +208,7 @@ def _run_train(args: argparse.Namespace) -> int:
         if not args.config:
             raise ConfigError("hepgan train: give a CONFIG file, or --resume RUN_DIR")
         cfg = load_config(args.config, parse_overrides(args.set))
-        run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
+        run_dir = Path(output_path(args))
     return train_and_print(cfg, run_dir, resume=bool(args.resume), progress=not args.quiet, overwrite=args.overwrite, report=not args.no_report)
 
 
@@ -138,7 +232,8 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--x-columns", nargs="+", metavar="COL", help="generated columns for -2lnLambda (default: --columns)")
     p.add_argument("--weight", metavar="COL", help="weight column (default: 'weight' if the tables have it; absent from a table: unit weights)")
     p.add_argument("--drop-nan", action="store_true", help="drop rows with NaN/inf values (their number is logged)")
-    p.add_argument("--out", metavar="DIR", help="write metrics.json and figures here")
+    add_output(p, Output("out", "dir", inputs=("reference", "test"), example=("evaluate", "{events}", "{events_b}", "--out", "{out}")),
+               "--out", help="write metrics.json and figures into this folder (beside other files, replacing none of them)", required=False)  # fmt: skip
     p.add_argument("--bootstrap", type=int, default=20, help="bootstrap replicas of the distance correlation")
     p.add_argument("--max-events", type=int, default=100_000, help="subsample size of the distance correlation")
     p.add_argument("--threads", type=int, default=1, help="classifier OpenMP threads (default: 1; 0: all)")
@@ -150,7 +245,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from hepgan.exceptions import InputFileError
+    from hepgan.exceptions import InputFileError, SchemaError
     from hepgan.io import check_columns, read_table
     from hepgan.report import evaluate_samples, evaluation_figures, metrics_table
 
@@ -163,6 +258,11 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         raise InputFileError(f"{args.reference} and {args.test} have no column in common")
     for name, df in ((args.reference, ref), (args.test, test)):
         check_columns(list(df.columns), cols, str(name))  # one clear line naming the missing column
+        if args.weight and args.weight in df.columns and not df[args.weight].sum() > 0:
+            raise SchemaError(
+                f"{name}: the weights in column '{args.weight}' sum to {df[args.weight].sum():g}; negative weights are "
+                "allowed, but the total weight must be positive"
+            )
     result = evaluate_samples(
         ref, test, cols, args.x_columns or cols, args.weight,
         n_bootstrap=args.bootstrap, dcor_max_events=args.max_events, seed=args.seed, n_threads=args.threads or None,
@@ -173,7 +273,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         from hepgan.report import jsonable
 
         out = Path(args.out)
-        with atomic_dir(out) as tmp:  # the folder appears complete or not at all
+        with atomic_dir(out) as tmp:  # the files appear when all are complete
             figs = evaluation_figures(ref, test, result, tmp, weight=args.weight, labels=("reference", "test"))
             result["figures"] = [p.name for p in figs]
             (tmp / "metrics.json").write_text(json.dumps(jsonable(result), indent=1))
@@ -186,6 +286,7 @@ def _add_report(sub) -> None:
     p.add_argument("run_dir", help="the run folder (config.yaml, history.json, evaluation/roles.json)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--baseline", metavar="RUN_DIR", help="another run to compare with (generation runs: its generated events are overlaid)")
+    no_output(p, "writes hepgan's own report files (report.html, metrics.json, figures/) into a run folder hepgan made")
     p.set_defaults(func=_run_report)
 
 
@@ -240,6 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
+        check_output(args)
         return int(args.func(args) or 0)
     except HepganError as err:
         if args.debug:

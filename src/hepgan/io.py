@@ -24,15 +24,23 @@ from hepgan import __version__
 from hepgan.exceptions import ConfigError, InputFileError, MissingExtraError, SchemaError
 
 __all__ = [
+    "MARKER",
     "RUN_FILES",
     "atomic_dir",
     "check_output_file",
+    "check_output_dir",
+    "check_not_an_input",
     "claim_run_dir",
+    "clear_run",
+    "is_hepgan_dir",
+    "mark_dir",
+    "run_dir_lock",
     "atomic_path",
     "check_columns",
     "check_finite",
     "iter_table",
     "read_metadata",
+    "count_rows",
     "read_table",
     "write_table",
     "ChunkedParquetWriter",
@@ -97,11 +105,107 @@ def _umask() -> int:
     return mask
 
 
-@contextlib.contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yields a temporary folder beside ``path``; it replaces ``path`` once the block succeeds.
+#: The file hepgan writes into every folder it makes (run folders, evaluation folders): how it
+#: recognises a folder of its own.
+MARKER = ".hepgan"
 
-    On any exception the temporary folder is removed and ``path`` (if it existed) is untouched.
+
+def _real(path: str | Path) -> Path:
+    """The file system path of an input or output (a ``.root:tree`` suffix stripped), symlinks resolved."""
+    return _split_root_path(path)[0].resolve()
+
+
+def is_hepgan_dir(path: str | Path) -> bool:
+    """True when ``path`` is a folder hepgan made (it holds the marker file)."""
+    return (Path(path) / MARKER).is_file()
+
+
+def mark_dir(path: str | Path, command: str) -> None:
+    """Writes the marker that says hepgan made the folder (kept if it is there already)."""
+    marker = Path(path) / MARKER
+    if not marker.is_file():
+        with atomic_path(marker) as tmp:
+            tmp.write_text(json.dumps({"made_by": f"hepgan {command}", "hepgan_version": __version__}) + "\n")
+
+
+def check_not_an_input(out: str | Path, inputs: Sequence[str | Path | None], option: str = "--out") -> None:
+    """Raises ConfigError when the output is one of the command's inputs, or an input lies inside an output folder.
+
+    Paths are compared after resolving symlinks; this holds even with ``--overwrite``.
+    """
+    o = _real(out)
+    for i in inputs:
+        if i is None:
+            continue
+        ip = _real(i)
+        if o == ip or (o.exists() and ip.exists() and os.path.samefile(o, ip)):
+            raise ConfigError(f"{out}: is also an input of this command ({i}); hepgan never writes over its inputs: choose another {option}")
+        if o.is_dir() and o in ip.parents:
+            raise ConfigError(f"{out}: the input {i} lies in this output folder; hepgan never writes where its inputs are: choose another {option}")
+
+
+def _check_writable_place(out: Path, option: str) -> None:
+    parent = out.parent if str(out.parent) else Path(".")
+    existing = next((p for p in [parent, *parent.parents] if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise InputFileError(f"{out}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputFileError(f"{out}: the folder {existing} is not writable")
+
+
+def check_output_file(out: str | Path, fmt: str = "parquet", inputs: Sequence[str | Path | None] = (), overwrite: bool = True, option: str = "--out") -> Path:
+    """Checks, before long work starts, that ``out`` can be written as ``fmt``.
+
+    Raises when ``out`` is a folder, its folder does not exist or is not writable, it is one of
+    ``inputs`` (always), or it exists and ``overwrite`` is False.
+    """
+    out = _split_root_path(out)[0]
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise InputFileError(f"{out}: is a folder, expected a file name")
+    if not parent.is_dir():
+        raise InputFileError(f"{out}: the output folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise InputFileError(f"{out}: the output folder {parent} is not writable")
+    check_not_an_input(out, inputs, option)
+    if (out.exists() or out.is_symlink()) and not overwrite:
+        raise ConfigError(f"{out}: exists already; hepgan replaces a file only with --overwrite (or choose another {option})")
+    if fmt == "root":
+        try:
+            import uproot  # noqa: F401
+        except ImportError as err:
+            raise MissingExtraError("uproot", "root") from err
+    return out
+
+
+def check_output_dir(out: str | Path, inputs: Sequence[str | Path | None] = (), overwrite: bool = False, option: str = "--out") -> Path:
+    """Checks an output folder: it may be new, empty or hepgan's own; a folder with a user's files needs ``overwrite``.
+
+    Even then hepgan only writes its own files beside the user's and deletes none. An output folder
+    that is a file, lies in an unwritable place, is an input or holds an input is refused always.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputFileError(f"{out}: is a file, expected a folder for {option}")
+    _check_writable_place(out, option)
+    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
+        raise InputFileError(f"{out}: the folder is not writable")
+    check_not_an_input(out, inputs, option)
+    if out.is_dir() and any(out.iterdir()) and not is_hepgan_dir(out) and not overwrite:
+        raise ConfigError(
+            f"{out}: holds files hepgan did not write; choose another {option}, or pass --overwrite "
+            "(hepgan then writes its own files beside them and deletes none)"
+        )
+    return out
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path, command: str = "evaluate") -> Iterator[Path]:
+    """Yields a temporary folder beside ``path``; once the block succeeds its files move into ``path``.
+
+    Only the files the block wrote are replaced in ``path`` (each by an atomic rename); anything
+    else in ``path`` is left alone, and the folder gets hepgan's marker. On any exception the
+    temporary folder is removed and ``path`` is untouched.
     """
     import shutil
 
@@ -113,42 +217,39 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         raise InputFileError(f"{path}: cannot create the output folder ({err.strerror})") from None
     try:
         yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
-        if path.is_dir():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
+        path.mkdir(exist_ok=True)
+        os.chmod(path, 0o777 & ~_umask())
+        for src in sorted(tmp.rglob("*")):
+            dst = path / src.relative_to(tmp)
+            if src.is_dir():
+                dst.mkdir(exist_ok=True)
+            else:
+                os.chmod(src, 0o666 & ~_umask())
+                os.replace(src, dst)
+        mark_dir(path, command)
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def check_output_file(out: str | Path, fmt: str = "parquet") -> Path:
-    """Checks, before long work starts, that ``out`` can be written as ``fmt`` (folder exists, writable)."""
-    out = Path(out)
-    parent = out.parent if str(out.parent) else Path(".")
-    if out.is_dir():
-        raise InputFileError(f"{out}: is a folder, expected a file name")
-    if not parent.is_dir():
-        raise InputFileError(f"{out}: the output folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputFileError(f"{out}: the output folder {parent} is not writable")
-    if fmt == "root":
-        try:
-            import uproot  # noqa: F401
-        except ImportError as err:
-            raise MissingExtraError("uproot", "root") from err
-    return out
 
 
 RUN_FILES = ("checkpoint.safetensors", "model_best.safetensors", "history.json")
 
 
-def claim_run_dir(run_dir: str | Path, overwrite: bool = False) -> Path:
-    """Creates a run folder; refuses one that already holds a run (see RUN_FILES) unless ``overwrite``."""
+def claim_run_dir(run_dir: str | Path, overwrite: bool = False, command: str = "train") -> Path:
+    """Creates a run folder, or takes an existing one (see :func:`check_output_dir`), and marks it as hepgan's.
+
+    Call :func:`clear_run` next, under :func:`run_dir_lock`.
+    """
+    run_dir = check_output_dir(run_dir, overwrite=overwrite, option="--run-dir")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputFileError(f"{run_dir}: cannot create the run folder ({err.strerror})") from None
+    mark_dir(run_dir, command)
+    return run_dir
+
+
+def clear_run(run_dir: str | Path, overwrite: bool = False) -> None:
+    """Refuses a folder that already holds a run (see RUN_FILES) unless ``overwrite``, which removes its run files."""
     run_dir = Path(run_dir)
     held = [name for name in RUN_FILES if (run_dir / name).exists()]
     if held and not overwrite:
@@ -158,11 +259,41 @@ def claim_run_dir(run_dir: str | Path, overwrite: bool = False) -> Path:
         )
     for name in held:
         (run_dir / name).unlink()
+
+
+@contextlib.contextmanager
+def run_dir_lock(run_dir: str | Path) -> Iterator[None]:
+    """Holds the lock of a run folder for the block: a second hepgan process on it is refused.
+
+    The lock is an advisory ``flock`` on ``RUN_DIR/.hepgan.lock``, which the operating system
+    releases when the holder dies: a lock left by a killed process is taken over.
+    """
+    import socket
+
+    path = Path(run_dir) / ".hepgan.lock"
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputFileError(f"{run_dir}: cannot create the run folder ({err.strerror})") from None
-    return run_dir
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    f = open(path, "a+")  # noqa: SIM115 - held open for the whole block
+    try:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise ConfigError(f"{run_dir}: in use by {holder}; wait until it ends (or stop it) and try again") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"hepgan process {os.getpid()} on {socket.gethostname()}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+    finally:
+        f.close()
 
 
 def _metadata_record(metadata: dict[str, Any] | None) -> dict[str, Any]:
@@ -462,6 +593,20 @@ def iter_table(
             yield check_finite(df[cols], str(path), drop=drop_nan)
     if n == 0:
         raise SchemaError(f"{path}: the table has no rows")
+
+
+def count_rows(path: str | Path) -> int | None:
+    """Rows of a Parquet file or ROOT tree from its metadata (None for CSV or when unreadable)."""
+    path, tree = _split_root_path(path)
+    try:
+        fmt = _format_of(path)
+        if fmt == "parquet":
+            return int(_parquet_file(path).metadata.num_rows)
+        if fmt == "root":
+            return int(_open_root_tree(path, tree).num_entries)
+    except Exception:  # a count is a convenience: never fail for it
+        return None
+    return None
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

@@ -275,6 +275,8 @@ class Trainer:
                 from hepgan.training.fast import FastPath
 
                 fast = FastPath(task, samples, opts, scheds, gen, s.schedule, total, capture=self.device.type == "cuda")
+            how = "eager" if fast is None else ("graph, captured in a CUDA graph" if self.device.type == "cuda" else "graph, uncaptured on a CPU")
+            log.info("training on %s: %d iterations per epoch, step %s", self.device, samples.steps, how)
             sums = LogSums()
             bar = None
             if s.progress:

@@ -399,6 +399,21 @@ class ConditionalGAN(Estimator):
         w_y = None if w is None else np.repeat(w, k) / k
         return neg2_log_lambda(u_truth, u_y, bins=self.metric_bins, w_x=w, w_y=w_y)
 
+    def outside_training_range(self, c: Any) -> pd.DataFrame:
+        """Which conditions lie outside the range seen in training, per event and column.
+
+        Args:
+            c: (N, n_c) conditions (DataFrame with c_columns, or array in that order).
+
+        Returns:
+            (N, n_c) boolean DataFrame with the c_columns; the generator extrapolates where it is True.
+        """
+        self._check_fitted()
+        c = _as_frame(c, self.c_columns, "c")
+        if not self.c_columns:
+            return pd.DataFrame(index=c.index)
+        return pd.DataFrame(self.c_pre_.outside(c.to_numpy()), columns=self.c_columns)
+
     def evaluate_metric(self, x: Any, c: Any, w: Any = None, k: int = 100, seed: int = 0, context: pd.DataFrame | None = None) -> float:
         """Eq. (2) on a sample of truth (x, c, w) with k generated objects per event."""
         self._check_fitted()

@@ -11,7 +11,10 @@ def add_generate(sub) -> None:
     p = sub.add_parser("generate", help="generate events with a trained event GAN (Parquet, ROOT or LHE)")
     p.add_argument("model", help="model file (model_best.safetensors of a generation run)")
     p.add_argument("--events", type=int, required=True, help="number of events")
-    p.add_argument("--out", required=True, help="output file: .parquet, .root or .lhe (Les Houches Event file)")
+    from hepgan.cli import Output, add_output
+
+    add_output(p, Output("out", "file", inputs=("model",), example=("generate", "{generation_model}", "--events", "10", "--out", "{out}")),
+               "--out", help="output file: .parquet, .root or .lhe (Les Houches Event file)")  # fmt: skip
     p.add_argument("--format", choices=["parquet", "root", "lhe"], help="output format (default: from the suffix of --out)")
     p.add_argument("--seed", type=int, default=0, help="seed of the latent noise (default 0)")
     p.add_argument("--batch-size", type=int, default=100_000, help="events generated and written at a time")
