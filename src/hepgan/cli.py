@@ -100,6 +100,22 @@ def check_output(args: argparse.Namespace) -> None:
         check_output_dir(path, inputs=inputs, overwrite=overwrite, option=f"--{out.dest.replace('_', '-')}")
 
 
+def add_selection(p: argparse.ArgumentParser) -> None:
+    """``--alias NAME=EXPRESSION`` and ``--cut EXPRESSION`` for commands that read event tables."""
+    p.add_argument("--alias", action="append", default=[], metavar="NAME=EXPRESSION",
+                   help="a column computed from the file's branches, e.g. pho1_pt=Photon_pt[:,0] or n_vtx=PV_npvs (repeatable)")  # fmt: skip
+    p.add_argument("--cut", metavar="EXPRESSION", help="keep only events passing this selection, e.g. 'nPhoton >= 2' (before the aliases)")
+
+
+def aliases_of(args: argparse.Namespace) -> dict[str, str]:
+    """The ``--alias`` items of a command line as {name: expression}, checked."""
+    from hepgan.expressions import check, parse_alias
+
+    if args.cut:
+        check(args.cut)
+    return dict(parse_alias(a) for a in args.alias)
+
+
 def leaf_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> dict[str, argparse.ArgumentParser]:
     """Every runnable command of the parser, by its words (``"sample gjets"``)."""
     out = {}
@@ -232,6 +248,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--x-columns", nargs="+", metavar="COL", help="generated columns for -2lnLambda (default: --columns)")
     p.add_argument("--weight", metavar="COL", help="weight column (default: 'weight' if the tables have it; absent from a table: unit weights)")
     p.add_argument("--drop-nan", action="store_true", help="drop rows with NaN/inf values (their number is logged)")
+    add_selection(p)
     add_output(p, Output("out", "dir", inputs=("reference", "test"), example=("evaluate", "{events}", "{events_b}", "--out", "{out}")),
                "--out", help="write metrics.json and figures into this folder (beside other files, replacing none of them)", required=False)  # fmt: skip
     p.add_argument("--bootstrap", type=int, default=20, help="bootstrap replicas of the distance correlation")
@@ -246,23 +263,29 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from hepgan.exceptions import InputFileError, SchemaError
-    from hepgan.io import check_columns, read_table
+    from hepgan.io import check_table_columns, read_table, table_columns
     from hepgan.report import evaluate_samples, evaluation_figures, metrics_table
 
-    ref, test = read_table(args.reference, drop_nan=args.drop_nan), read_table(args.test, drop_nan=args.drop_nan)
-    if args.weight is None and "weight" in ref.columns and "weight" in test.columns:
+    aliases = aliases_of(args)
+    names = {path: table_columns(path, aliases, numbers_only=False) for path in (args.reference, args.test)}
+    ref_names, test_names = names[args.reference], names[args.test]
+    if args.weight is None and "weight" in ref_names and "weight" in test_names:
         args.weight = "weight"
     # the region label is constant within a region: not an observable to compare
-    cols = args.columns or [c for c in ref.columns if c in test.columns and c not in (args.weight, "region")]
+    cols = args.columns or [c for c in ref_names if c in test_names and c not in (args.weight, "region")]
     if not cols:
         raise InputFileError(f"{args.reference} and {args.test} have no column in common")
-    for name, df in ((args.reference, ref), (args.test, test)):
-        check_columns(list(df.columns), cols, str(name))  # one clear line naming the missing column
+    tables = {}
+    for path in (args.reference, args.test):
+        wanted = cols + ([args.weight] if args.weight and args.weight in names[path] else [])
+        check_table_columns(path, wanted, aliases, args.cut)  # one clear line naming a missing or unusable column
+        df = tables[path] = read_table(path, columns=wanted, drop_nan=args.drop_nan, aliases=aliases, cut=args.cut)
         if args.weight and args.weight in df.columns and not df[args.weight].sum() > 0:
             raise SchemaError(
-                f"{name}: the weights in column '{args.weight}' sum to {df[args.weight].sum():g}; negative weights are "
+                f"{path}: the weights in column '{args.weight}' sum to {df[args.weight].sum():g}; negative weights are "
                 "allowed, but the total weight must be positive"
             )
+    ref, test = tables[args.reference], tables[args.test]
     result = evaluate_samples(
         ref, test, cols, args.x_columns or cols, args.weight,
         n_bootstrap=args.bootstrap, dcor_max_events=args.max_events, seed=args.seed, n_threads=args.threads or None,

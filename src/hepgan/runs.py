@@ -57,8 +57,23 @@ class DataConfig:
     max_events: int | None = None  # cap on events used (after shuffling)
     split_seed: int = 1
     drop_nan: bool = False  # drop rows with NaN/inf values (logged) instead of stopping
+    aliases: dict[str, str] = dataclasses.field(default_factory=dict)  # column -> expression (hepgan.expressions)
+    cut: str | None = None  # event selection before the aliases, e.g. "nPhoton >= 2"
 
     def validate(self, where: str) -> None:
+        from hepgan.expressions import check as check_expression
+
+        for name, expr in self.aliases.items():
+            check(str(name).isidentifier(), f"{where}.aliases", "column names that are identifiers", name)
+            try:
+                check_expression(str(expr))
+            except ConfigError as err:
+                raise ConfigError(f"{where}.aliases.{name}: {err}") from None
+        if self.cut is not None:
+            try:
+                check_expression(self.cut)
+            except ConfigError as err:
+                raise ConfigError(f"{where}.cut: {err}") from None
         check(0 < self.validation_fraction < 1, f"{where}.validation_fraction", "a number in (0, 1)", self.validation_fraction)
         check(0 <= self.test_fraction < 1, f"{where}.test_fraction", "a number in [0, 1)", self.test_fraction)
         check(self.validation_fraction + self.test_fraction < 0.9, f"{where}.test_fraction", "validation + test fractions < 0.9", self.test_fraction)

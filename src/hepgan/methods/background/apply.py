@@ -16,7 +16,7 @@ import pandas as pd
 
 from hepgan.estimator import seed_from
 from hepgan.exceptions import ConfigError, SchemaError
-from hepgan.io import ChunkedTableWriter, check_columns, iter_table, read_metadata
+from hepgan.io import ChunkedTableWriter, check_columns, check_table_columns, iter_table, read_metadata
 from hepgan.methods.background.model import DERIVE, ConditionalGAN
 
 __all__ = ["replace_objects", "apply_model", "OUTSIDE_COLUMN"]
@@ -63,6 +63,8 @@ def apply_model(
     progress: bool = True,
     drop_nan: bool = False,
     strict: bool = False,
+    aliases: dict[str, str] | None = None,
+    cut: str | None = None,
 ) -> dict[str, Any]:
     """Streams a CR file in chunks, replacing the failing object by generated ones.
 
@@ -82,6 +84,9 @@ def apply_model(
         progress: a progress bar with the total and the remaining time.
         drop_nan: drop input rows with NaN/inf values (logged, with their number) instead of stopping.
         strict: conditions outside the training range are an error, not a warning.
+        aliases: output column -> expression over the input's columns (:mod:`hepgan.expressions`), e.g.
+            ``{"pho1_pt": "Photon_pt[:, 0]"}`` for a NanoAOD-like tree; the aliases join the output.
+        cut: an event selection applied before the aliases, e.g. ``"nPhoton >= 2"``.
 
     Returns:
         Summary: events in, rows out, fraction of generated objects passing the ID threshold,
@@ -95,13 +100,15 @@ def apply_model(
     meta_in = read_metadata(cr_path) if str(cr_path).split(":")[0].endswith((".parquet", ".root")) else {}
     if id_threshold is None:
         id_threshold = meta_in.get("id_threshold")
+    check_table_columns(cr_path, model.c_columns, aliases, cut)  # before anything is written
     n_in = n_out = n_pass = n_outside = 0
     per_column = dict.fromkeys(model.c_columns, 0)
-    meta = {"input": str(cr_path), "k": k, "seed": seed, "model": str(model), "id_threshold": id_threshold, "source_metadata": meta_in}
+    meta = {"input": str(cr_path), "k": k, "seed": seed, "model": str(model), "id_threshold": id_threshold, "source_metadata": meta_in,
+            "aliases": aliases or {}, "cut": cut}  # fmt: skip
     with contextlib.ExitStack() as stack:
         bar = None
         w = stack.enter_context(ChunkedTableWriter(out_path, metadata=meta))
-        for i, chunk in enumerate(iter_table(cr_path, chunk_size=chunk_size, drop_nan=drop_nan)):
+        for i, chunk in enumerate(iter_table(cr_path, chunk_size=chunk_size, drop_nan=drop_nan, aliases=aliases, cut=cut)):
             check_columns(list(chunk.columns), model.c_columns, str(cr_path))
             if cr_only and "region" in chunk:
                 chunk = chunk[chunk["region"] == 0].reset_index(drop=True)

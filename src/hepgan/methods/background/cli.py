@@ -30,12 +30,16 @@ def add_apply(sub) -> None:
     p.add_argument("--id-threshold", type=float, help="ID threshold for the new region label (default: the input's metadata)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--drop-nan", action="store_true", help="drop input rows with NaN/inf values (their number is logged)")
+    from hepgan.cli import add_selection
+
+    add_selection(p)
     p.add_argument("--strict", action="store_true",
                    help="events whose conditions lie outside the training range are an error (default: a warning, and marked in the output)")  # fmt: skip
     p.set_defaults(func=run_apply)
 
 
 def run_apply(args: argparse.Namespace) -> int:
+    from hepgan.cli import aliases_of
     from hepgan.methods.background.apply import apply_model
     from hepgan.methods.background.model import ConditionalGAN
 
@@ -43,7 +47,7 @@ def run_apply(args: argparse.Namespace) -> int:
     s = apply_model(
         model, args.cr_file, args.out, k=args.k, seed=args.seed, chunk_size=args.chunk_size,
         cr_only=not args.all_regions, id_threshold=args.id_threshold, progress=not args.quiet, drop_nan=args.drop_nan,
-        strict=args.strict,
+        strict=args.strict, aliases=aliases_of(args), cut=args.cut,
     )  # fmt: skip
     line = f"wrote {args.out}: {s['rows_out']} rows from {s['events_in']} CR events (k = {args.k})"
     if s["pass_fraction"] is not None:

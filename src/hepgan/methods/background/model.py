@@ -282,7 +282,7 @@ class ConditionalGAN(Estimator):
         if len(x) < 2:
             raise SchemaError("fit needs at least 2 training events")
         _finite(x, "x"), _finite(c, "c")
-        w_np = None if w is None else np.asarray(w, dtype=np.float64)
+        w_np = None if w is None else np.array(w, dtype=np.float64)  # a copy: the caller's array may be read-only
         if w_np is not None and (w_np.shape != (len(x),) or not np.isfinite(w_np).all()):
             raise SchemaError(f"w: expected {len(x)} finite weights")
 

@@ -24,7 +24,7 @@ import pandas as pd
 
 from hepgan.estimator import seed_from
 from hepgan.exceptions import ConfigError, SchemaError
-from hepgan.io import atomic_path, check_columns, read_metadata, read_table, write_table
+from hepgan.io import atomic_path, check_table_columns, read_metadata, read_table, write_table
 from hepgan.methods.background.apply import replace_objects
 from hepgan.methods.background.config import BackgroundData, BackgroundRunConfig
 from hepgan.methods.background.model import ConditionalGAN
@@ -53,8 +53,8 @@ def load_events(cfg: BackgroundData) -> tuple[pd.DataFrame, pd.DataFrame, dict[s
     """Reads the sample and splits it into SR and CR events. Returns (sr, cr, file metadata)."""
     path = resolve_input(cfg.train)
     needed = list(dict.fromkeys(cfg.x_columns + cfg.conditions + [cfg.region_column] + ([cfg.weight] if cfg.weight else [])))
-    df = read_table(path, drop_nan=cfg.drop_nan)
-    check_columns(list(df.columns), needed, str(path))
+    check_table_columns(path, needed, cfg.aliases, cfg.cut)
+    df = read_table(path, drop_nan=cfg.drop_nan, aliases=cfg.aliases, cut=cfg.cut)
     meta = read_metadata(path) if str(path).endswith((".parquet", ".root")) else {}
     region = df[cfg.region_column].to_numpy()
     sr, cr = df[region == 1].reset_index(drop=True), df[region == 0].reset_index(drop=True)
