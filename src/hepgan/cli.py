@@ -21,10 +21,29 @@ log = logging.getLogger("hepgan")
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors are one line and exit code 2 like every other user error."""
+    """argparse, but usage errors are one line and exit code 2 like every other user error.
+
+    Every sub-command also takes the common options ``-q``, ``-v`` and ``--debug`` (after its name,
+    as well as before it).
+    """
+
+    def __init__(self, *args, common: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if common:  # SUPPRESS: an option not given here keeps what the main parser set
+            _add_common(self, argparse.SUPPRESS)
 
     def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"hepgan: error: {self.prog}: {message}\n")
+        where = "" if self.prog == "hepgan" else f"{self.prog}: "
+        self.exit(2, f"hepgan: error: {where}{message}\n")
+
+
+def _add_common(p: argparse.ArgumentParser, default) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", default=default if default is argparse.SUPPRESS else False,
+                   help="no progress bars, warnings and errors only")  # fmt: skip
+    p.add_argument("-v", "--verbose", action="store_true", default=default if default is argparse.SUPPRESS else False,
+                   help="debug messages too")  # fmt: skip
+    p.add_argument("--debug", action="store_true", default=default if default is argparse.SUPPRESS else False,
+                   help="show the traceback of an error")  # fmt: skip
 
 
 # --------------------------------------------------------------------------- what a command writes
@@ -58,8 +77,8 @@ class Output:
 
 
 def add_output(p: argparse.ArgumentParser, output: Output, *flags: str, help: str, required: bool = True) -> None:
-    """Adds a command's output option and ``--overwrite``, and declares what it writes."""
-    p.add_argument(*flags, dest=output.dest, required=required, help=help)
+    """Adds a command's output option (``-o`` and its long name) and ``--overwrite``, and declares what it writes."""
+    p.add_argument("-o", *flags, dest=output.dest, required=required, metavar="FILE" if output.kind == "file" else "DIR", help=help)
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output file, or write into a folder holding other files (none of them is deleted)")  # fmt: skip
     p.set_defaults(output=output)
@@ -254,7 +273,9 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--bootstrap", type=int, default=20, help="bootstrap replicas of the distance correlation")
     p.add_argument("--max-events", type=int, default=100_000, help="subsample size of the distance correlation")
     p.add_argument("--threads", type=int, default=1, help="classifier OpenMP threads (default: 1; 0: all)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of every subsample, split and bootstrap (default 0)")
+    p.add_argument("--fail-on-incompatible", action="store_true",
+                   help="exit with code 1 when a metric finds the samples incompatible (for batch jobs and CI)")  # fmt: skip
     p.set_defaults(func=_run_evaluate)
 
 
@@ -291,6 +312,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         n_bootstrap=args.bootstrap, dcor_max_events=args.max_events, seed=args.seed, n_threads=args.threads or None,
     )
     print(metrics_table(result))
+    failed = [v for v in result["verdicts"] if "NOT compatible" in v]
     if args.out:
         from hepgan.io import atomic_dir
         from hepgan.report import jsonable
@@ -301,13 +323,16 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             result["figures"] = [p.name for p in figs]
             (tmp / "metrics.json").write_text(json.dumps(jsonable(result), indent=1))
         log.info("wrote %s and %d figures", out / "metrics.json", len(figs))
+    if failed and args.fail_on_incompatible:
+        log.warning("evaluate: %d of %d metrics find the samples incompatible", len(failed), len(result["verdicts"]))
+        return 1
     return 0
 
 
 def _add_report(sub) -> None:
     p = sub.add_parser("report", help="HTML report and metrics.json of a run folder")
     p.add_argument("run_dir", help="the run folder (config.yaml, history.json, evaluation/roles.json)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the report's subsamples and bootstraps (default 0)")
     p.add_argument("--baseline", metavar="RUN_DIR", help="another run to compare with (generation runs: its generated events are overlaid)")
     no_output(p, "writes hepgan's own report files (report.html, metrics.json, figures/) into a run folder hepgan made")
     p.set_defaults(func=_run_report)
@@ -345,11 +370,10 @@ def _method_commands() -> list[Callable]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="hepgan", description="Generative adversarial networks for high-energy physics.")
-    parser.add_argument("--version", action="version", version=f"hepgan {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = _Parser(prog="hepgan", description="Generative adversarial networks for high-energy physics.", common=False)
+    parser.add_argument("--version", action="version", version=f"hepgan {__version__}", help="print the version and exit")
+    _add_common(parser, None)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
     for add in _COMMANDS + _method_commands():
         add(sub)
     return parser
@@ -357,12 +381,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:  # a bare hepgan: what it can do
+        print(parser.format_help(), end="")
+        return 2
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # a usage error (one line, already printed), --help or --version
+        return int(exit_.code or 0)
     logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
+        level=logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO,
         format="hepgan: %(message)s",
         stream=sys.stderr,
     )
+    if args.verbose:
+        logging.getLogger("hepgan").setLevel(logging.DEBUG)
     try:
         check_output(args)
         return int(args.func(args) or 0)

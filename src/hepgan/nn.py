@@ -70,7 +70,8 @@ def _check_dims(**dims: tuple[int, int]) -> None:
 
 def _concat(a: Tensor, b: Tensor, n_a: int, n_b: int, names: str) -> Tensor:
     # A clear message beats torch's "mat1 and mat2 shapes cannot be multiplied".
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != n_a or b.shape[1] != n_b or len(a) != len(b):
+    # shape[0], not len(): len() fixes a symbolic batch size to a number when the network is exported
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != n_a or b.shape[1] != n_b or a.shape[0] != b.shape[0]:
         name_a, name_b = names.split(",")
         raise ValueError(
             f"expected {name_a} of shape (N, {n_a}) and {name_b} of shape (N, {n_b}), "

@@ -286,6 +286,19 @@ def save_fit(run_dir: str | Path, model: Any, extra: dict[str, Any] | None = Non
     model.save(run_dir / "model_last.safetensors", which="last", extra=extra)
 
 
+def write_provenance(run_dir: str | Path, inputs: list[Path]) -> None:
+    """RUN_DIR/provenance.json: versions, command, time, the inputs' hashes and the model files' digests."""
+    import json
+
+    from hepgan.io import atomic_path
+    from hepgan.provenance import record
+
+    run_dir = Path(run_dir)
+    rec = record(inputs=[p for p in inputs if p.is_file()], models=[run_dir / "model_best.safetensors", run_dir / "model_last.safetensors"])
+    with atomic_path(run_dir / "provenance.json") as tmp:
+        tmp.write_text(json.dumps(rec, indent=1))
+
+
 @contextlib.contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
     """Sets torch's CPU threads for the block (None: unchanged)."""
@@ -327,6 +340,10 @@ class MethodRun:
     def report(self, cfg: Any, run_dir: Path) -> Path:
         raise NotImplementedError
 
+    def input_files(self, cfg: Any) -> list[Path]:
+        """The files the run reads (hashed into its provenance.json)."""
+        return [Path(str(cfg.data.train).split(".root:")[0] + ".root") if ".root:" in str(cfg.data.train) else Path(cfg.data.train)]
+
 
 def execute_run(
     method: MethodRun,
@@ -355,6 +372,7 @@ def execute_run(
         model = method.fit(cfg, data, run_dir, resume, progress)
         seconds = time.perf_counter() - t0
         save_fit(run_dir, model, extra=method.model_extra(cfg, data))
+        write_provenance(run_dir, method.input_files(cfg))
         summary = method.evaluate(cfg, data, model, run_dir, seconds)
         if report:
             method.report(cfg, run_dir)

@@ -16,7 +16,7 @@ def add_gjets_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--events", type=int, required=True, help="Pythia events to generate (the file has the selected ones)")
     p.add_argument("--seed", type=int, default=1, help="master seed; each chunk gets its own recorded Pythia seed")
     p.add_argument("--workers", type=int, default=1, help="worker processes (the output does not depend on it)")
-    p.add_argument("--format", default=None, help="parquet or root (default: from the suffix of --out, else parquet)")
+    p.add_argument("--format", default=None, choices=["parquet", "root"], help="output format (default: from the suffix of --out, else parquet)")
     p.add_argument("--process", default=d.process, help=f"Pythia process switch (default {d.process})")
     p.add_argument("--pt-hat-min", type=float, default=d.pt_hat_min, help=f"PhaseSpace:pTHatMin in GeV (default {d.pt_hat_min:g})")
     p.add_argument("--bias-pow", type=float, default=d.bias_pow,

@@ -261,6 +261,7 @@ def make_ttbar(
         The event table (N rows, float64).
     """
     from hepgan.io import check_output_file, read_metadata, read_table, write_table
+    from hepgan.provenance import record
 
     fields = {f.name for f in dataclasses.fields(TtbarSettings)}
     for k in settings:
@@ -301,6 +302,7 @@ def make_ttbar(
         meta = {
             "sample": "ttbar",
             "command": command or "hepgan.samples.ttbar.make_ttbar(...)",
+            "provenance": record(),
             "seed": int(seed),
             "n_events_generated": int(n_events),
             "n_rows": len(df),
@@ -328,7 +330,7 @@ def add_ttbar_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--events", type=int, required=True, help="Pythia events to generate (all are kept)")
     p.add_argument("--seed", type=int, default=1, help="master seed; each chunk gets its own recorded Pythia seed")
     p.add_argument("--workers", type=int, default=1, help="worker processes (the output does not depend on it)")
-    p.add_argument("--format", default=None, help="parquet or root (default: from the suffix of --out, else parquet)")
+    p.add_argument("--format", default=None, choices=["parquet", "root"], help="output format (default: from the suffix of --out, else parquet)")
     p.add_argument("--sqrt-s", type=float, default=d.sqrt_s, help=f"collision energy in GeV (default {d.sqrt_s:g})")
     p.add_argument("--chunk-size", type=int, default=d.chunk_size, help=f"events per cached chunk (default {d.chunk_size})")
     p.add_argument("--cache-dir", default=None, help="chunk cache root (default $HEPGAN_CACHE/samples or ~/.cache/hepgan/samples)")

@@ -94,7 +94,9 @@ def apply_model(
     """
     if k < 1:
         raise ConfigError(f"k: expected an integer >= 1, got {k}")
+    model_path = getattr(model, "path_", None)
     if isinstance(model, (str, Path)):
+        model_path = model
         model = ConditionalGAN.load(model)
     model.progress = progress
     meta_in = read_metadata(cr_path) if str(cr_path).split(":")[0].endswith((".parquet", ".root")) else {}
@@ -103,8 +105,11 @@ def apply_model(
     check_table_columns(cr_path, model.c_columns, aliases, cut)  # before anything is written
     n_in = n_out = n_pass = n_outside = 0
     per_column = dict.fromkeys(model.c_columns, 0)
+    from hepgan.provenance import record
+
     meta = {"input": str(cr_path), "k": k, "seed": seed, "model": str(model), "id_threshold": id_threshold, "source_metadata": meta_in,
-            "aliases": aliases or {}, "cut": cut}  # fmt: skip
+            "aliases": aliases or {}, "cut": cut,
+            "provenance": record(inputs=[cr_path], models=[model_path] if model_path is not None else [])}  # fmt: skip
     with contextlib.ExitStack() as stack:
         bar = None
         w = stack.enter_context(ChunkedTableWriter(out_path, metadata=meta))
@@ -137,7 +142,7 @@ def apply_model(
             if id_threshold is not None and "pho2_id" in out:
                 n_pass += int((out["pho2_id"] > id_threshold).sum())
             if progress and bar is None:  # made once the first chunk went through: a failure leaves no bar behind
-                bar = _progress_bar(cr_path, cr_only)
+                bar = _progress_bar(cr_path, cr_only and not aliases and not cut)
                 stack.callback(bar.close)
             if bar is not None:
                 bar.update(len(chunk))
@@ -158,7 +163,13 @@ def _progress_bar(path: str | Path, cr_only: bool):
 
     from tqdm.auto import tqdm
 
-    from hepgan.io import count_rows
+    from hepgan.exceptions import HepganError
+    from hepgan.io import count_rows, read_table
 
-    total = None if cr_only else count_rows(path)  # with cr_only the CR share is not known in advance
+    total = count_rows(path)
+    if cr_only and total is not None:  # the CR events: read the region column alone (cheap in Parquet and ROOT)
+        try:
+            total = int((read_table(path, columns=["region"])["region"] == 0).sum())
+        except HepganError:
+            total = None
     return tqdm(desc="apply", unit="event", total=total, file=sys.stderr, leave=False)

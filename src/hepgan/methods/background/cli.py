@@ -1,4 +1,4 @@
-"""The background method's commands: ``hepgan apply``, ``hepgan demo``, ``hepgan scan``.
+"""The background method's commands: ``hepgan apply``, ``hepgan demo``, ``hepgan scan``, ``hepgan export``.
 
 Each command is an ``add_<name>(subparsers)`` function (its arguments) and a ``run_<name>``
 function (the call into the library); :data:`COMMANDS` lists the adders for the registry.
@@ -10,7 +10,7 @@ import argparse
 import logging
 from pathlib import Path
 
-__all__ = ["COMMANDS", "add_apply", "add_demo", "add_scan"]
+__all__ = ["COMMANDS", "add_apply", "add_demo", "add_scan", "add_export"]
 
 log = logging.getLogger("hepgan")
 
@@ -24,11 +24,11 @@ def add_apply(sub) -> None:
     add_output(p, Output("out", "file", inputs=("model", "cr_file"), example=("apply", "{background_model}", "{events}", "--out", "{out}")),
                "--out", help="output table (.parquet or .root)")  # fmt: skip
     p.add_argument("--k", type=int, default=1, help="generated objects per event, each with weight w/k (default 1)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the generation; chunk i uses a seed derived from it (default 0)")
     p.add_argument("--chunk-size", type=int, default=100_000, help="events per chunk (bounded memory)")
     p.add_argument("--all-regions", action="store_true", help="apply to every event, not only region == 0")
     p.add_argument("--id-threshold", type=float, help="ID threshold for the new region label (default: the input's metadata)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     p.add_argument("--drop-nan", action="store_true", help="drop input rows with NaN/inf values (their number is logged)")
     from hepgan.cli import add_selection
 
@@ -103,4 +103,26 @@ def run_scan(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = [add_apply, add_demo, add_scan]
+def add_export(sub) -> None:
+    from hepgan.cli import Output, add_output
+
+    p = sub.add_parser("export", help="write a model with its preprocessing as one ONNX graph, for C++ frameworks")
+    p.add_argument("model", help="model file (model_best.safetensors of a background run)")
+    p.add_argument("--format", default="onnx", choices=["onnx"], help="the exchange format (default onnx)")
+    add_output(p, Output("out", "file", inputs=("model",), example=("export", "{background_model}", "-o", "{out}")),
+               "--out", help="output file (.onnx)")  # fmt: skip
+    p.set_defaults(func=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from hepgan.export import export_onnx
+    from hepgan.methods.background.model import ConditionalGAN
+
+    model = ConditionalGAN.load(args.model)
+    out = export_onnx(model, args.out, model_path=args.model)
+    print(f"wrote {out}: inputs c ({len(model.c_columns)} conditions: {', '.join(model.c_columns)}), z ({model.latent_dim} normal), "
+          f"u (U[0, 1) for the discrete conditions); output x ({', '.join(model.x_columns)})")
+    return 0
+
+
+COMMANDS = [add_apply, add_demo, add_scan, add_export]

@@ -142,6 +142,9 @@ class BackgroundRun(MethodRun):
     def report(self, cfg: BackgroundRunConfig, run_dir: Path) -> Path:
         return write_run_report(run_dir)
 
+    def input_files(self, cfg: BackgroundRunConfig) -> list[Path]:
+        return [resolve_input(cfg.data.train)]
+
 
 def train_run(cfg: BackgroundRunConfig, run_dir: str | Path, **options: Any) -> dict[str, Any]:
     """Trains, keeps the best epoch, evaluates both closures, applies to the CR, writes the report.
@@ -172,6 +175,7 @@ def evaluate_run(
     summary: dict[str, Any] = {"n_train": len(parts["train"]), "n_val": len(parts["val"]), "n_test": len(test), "n_cr": len(cr), "id_threshold": thr}
     w_test = event_weights(test, d)
     ctx = context_columns(cfg, test)
+    log.info("evaluation: -2lnLambda on the %d held-out SR events with k = %d generated objects each", len(test), cfg.metric.k_final)
     summary["metric_test_k_final"] = model.evaluate_metric(
         test[d.x_columns], test[d.conditions], w_test, k=cfg.metric.k_final, seed=seed_from(seed, 11), context=test[ctx]
     )
@@ -189,6 +193,7 @@ def evaluate_run(
     comparisons = [{"name": "closure_sr", "title": "Held-out SR: generated object vs MC truth, same events",
                     "reference": "sr_val_truth.parquet", "test": "sr_val_gan.parquet"}]  # fmt: skip
     if len(cr):
+        log.info("evaluation: a generated object for each of the %d CR events (k = %d)", len(cr), cfg.apply.k)
         write_table(cr, ev / "cr_mc.parquet", metadata={"role": "MC CR, original failing object"})
         cr_gan = replace_objects(model, cr, cfg.apply.k, seed_from(seed, 13), thr, d.weight)
         write_table(cr_gan, ev / "cr_gan.parquet", metadata={"role": "MC CR with a GANed object", "k": cfg.apply.k})
