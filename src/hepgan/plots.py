@@ -239,7 +239,8 @@ def histogram_ratio(
         rax.set_ylim(rlo, rhi)
         rax.set_ylabel(f"ratio to {labels[0]}", fontsize=13)
         rax.set_xlabel(xlabel)
-        ax.set_ylabel(("density" if density else "events") + (" per unit" if density and xlabel else ""), fontsize=14)
+        unit = xlabel[xlabel.rfind("[") + 1 : -1] if xlabel.endswith("]") and "[" in xlabel else ""
+        ax.set_ylabel(("density" if density else "events") + (f" [1/{unit}]" if density and unit else ""), fontsize=14)
         if log:
             ax.set_yscale("log")
         ax.legend(fontsize=13)

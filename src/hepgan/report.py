@@ -386,7 +386,8 @@ def _img(path: Path, alt: str) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode()
     pdf = Path(path).with_suffix(".pdf")
     link = f' (<a href="{html.escape(pdf.parent.name + "/" + pdf.name)}">PDF</a>)' if pdf.is_file() else ""
-    return (f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+    wide = ' class="wide"' if Path(path).stem.endswith("dcor") else ""  # three matrices side by side: the page's width
+    return (f'<figure{wide}><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
             f"<figcaption>{html.escape(alt)}{link}</figcaption></figure>")  # fmt: skip
 
 
@@ -498,7 +499,8 @@ body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}
 table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}
 th{background:#eee}td:first-child{text-align:left}.verdicts li{margin:3px 0}.notes{color:#666;font-size:90%}
 figure{display:inline-block;margin:4px;vertical-align:top}img{max-width:560px}pre{background:#f6f6f6;padding:8px;overflow:auto}
-figcaption{font-size:90%;max-width:560px}tr.pass td{background:#e3f4e3}tr.fail td{background:#fbe1e1}
+figcaption{font-size:90%;max-width:560px}figure.wide img{max-width:100%}figure.wide figcaption{max-width:none}
+tr.pass td{background:#e3f4e3}tr.fail td{background:#fbe1e1}
 p.pass{color:#1a6b1a}p.fail{color:#a11}table.provenance td{text-align:left;font-size:85%}
 """
 

@@ -33,6 +33,8 @@ from hepgan.runs import MethodRun, event_weights, execute_run, split_events
 __all__ = ["BackgroundRun", "train_run", "build_model", "load_events", "split_sr", "evaluate_run", "write_run_report", "check_trainable", "context_columns"]
 
 log = logging.getLogger("hepgan")
+#: Further samplings of the generator on the held-out SR (their spread is a band in the figures).
+REPLICAS = 4
 
 
 # --------------------------------------------------------------------------- data
@@ -190,8 +192,14 @@ def evaluate_run(
     write_table(test, ev / "sr_val_truth.parquet", metadata={"role": "held-out SR truth"})
     gan_test = replace_objects(model, test, 1, seed_from(seed, 12), thr, d.weight)
     write_table(gan_test, ev / "sr_val_gan.parquet", metadata={"role": "held-out SR conditions, generated object"})
+    replicas = []  # other samplings of the generator (latent noise): the spread the figures show as a band
+    for r in range(1, REPLICAS + 1):
+        name = f"sr_val_gan_r{r}.parquet"
+        write_table(replace_objects(model, test, 1, seed_from(seed, 12, r), thr, d.weight), ev / name,
+                    metadata={"role": f"held-out SR conditions, generated object, sampling {r + 1}"})  # fmt: skip
+        replicas.append(name)
     comparisons = [{"name": "closure_sr", "title": "Held-out SR: generated object vs MC truth, same events",
-                    "reference": "sr_val_truth.parquet", "test": "sr_val_gan.parquet"}]  # fmt: skip
+                    "reference": "sr_val_truth.parquet", "test": "sr_val_gan.parquet", "replicas": replicas}]  # fmt: skip
     if len(cr):
         log.info("evaluation: a generated object for each of the %d CR events (k = %d)", len(cr), cfg.apply.k)
         write_table(cr, ev / "cr_mc.parquet", metadata={"role": "MC CR, original failing object"})
