@@ -299,6 +299,7 @@ def evaluation_figures(
     extra: pd.DataFrame | None = None,
     title: str = "",
     replicas: Sequence[pd.DataFrame] = (),
+    others: dict[str, pd.DataFrame] | None = None,
 ) -> list[Path]:
     """Figures of one comparison: corner plot and ratio histograms of the x columns, correlation matrices
     with their difference, and, with ``extra`` (MC CR), the generated object's pT in MC SR / MC CR / GANed CR.
@@ -306,6 +307,7 @@ def evaluation_figures(
     Args:
         title: what is compared, e.g. "Held-out SR: generated object vs MC truth" (each figure's title).
         replicas: further samples like ``test`` (other seeds, an ensemble): their spread is a band.
+        others: further samples drawn in the histograms, by label (a baseline run's, say).
 
     Returns:
         The PNG paths written in ``out_dir`` (a PDF beside each).
@@ -345,7 +347,8 @@ def evaluation_figures(
         bands = {labels[1]: [(r[c].to_numpy(), w(r)) for r in replicas]} if replicas else None
         paths.append(
             plots.histogram_ratio(
-                {labels[0]: (reference[c].to_numpy(), w(reference)), labels[1]: (test[c].to_numpy(), w(test))},
+                {labels[0]: (reference[c].to_numpy(), w(reference)), labels[1]: (test[c].to_numpy(), w(test)),
+                 **{k: (v[c].to_numpy(), w(v)) for k, v in (others or {}).items()}},
                 out_dir / f"{prefix}hist_{c}.png",
                 xlabel=xlabel, log=log, title=title, bands=bands,
             )  # fmt: skip
@@ -457,6 +460,19 @@ def _comparison_html(comp: dict, result: dict, figures: list[Path]) -> str:
     return "\n".join(parts)
 
 
+def _baseline_sample(baseline: Path, comp: dict[str, Any], ref: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """(label, test table) of a baseline run's comparison of the same name, on the same reference events."""
+    ev = baseline / "evaluation"
+    if not (ev / comp["reference"]).is_file() or not (ev / comp["test"]).is_file():
+        raise InputFileError(f"{baseline}: no evaluation/{comp['test']} beside evaluation/{comp['reference']}: not a finished run of this method")
+    b_ref = read_table(ev / comp["reference"])
+    if len(b_ref) != len(ref) or not np.array_equal(b_ref.to_numpy(np.float64), ref[list(b_ref.columns)].to_numpy(np.float64)):
+        raise InputFileError(f"{baseline}: its held-out events differ from this run's (another sample or data.split_seed): no comparison on the same events")
+    roles = _read_json(ev / "roles.json") if (ev / "roles.json").is_file() else {}
+    label = next((c.get("labels", [None, None])[1] for c in roles.get("comparisons", []) if c.get("name") == comp["name"]), None)
+    return f"{label or 'test'} ({baseline.name})", read_table(ev / comp["test"])
+
+
 def _verdict_html(rows: list[tuple[str, dict[str, Any]]]) -> str:
     """The verdict table that opens a report: every comparison's every check, passed or not."""
     if not rows:
@@ -543,12 +559,15 @@ def _method_sections(run_dir: Path) -> list[str]:
     return out
 
 
-def write_report(run_dir: str | Path, seed: int = 0, **evaluate_kwargs: Any) -> Path:
+def write_report(run_dir: str | Path, seed: int = 0, baseline: str | Path | None = None, **evaluate_kwargs: Any) -> Path:
     """Writes RUN_DIR/report.html, RUN_DIR/metrics.json and RUN_DIR/figures/*.png from a run folder.
 
     Args:
         run_dir: the run folder (see the module docstring for its contract).
         seed: seed of all subsamples, splits and bootstraps.
+        baseline: another run folder of the same events (its comparisons' reference tables must be
+            equal): its generated samples are evaluated against the same references, shown beside
+            this run's in the verdict table and drawn in the same histograms.
         **evaluate_kwargs: passed to :func:`evaluate_samples` (n_bootstrap, dcor_max_events, ...).
 
     Returns:
@@ -591,13 +610,23 @@ def write_report(run_dir: str | Path, seed: int = 0, **evaluate_kwargs: Any) -> 
             ref, tst = read_table(paths["reference"]), read_table(paths["test"])
             extra = read_table(paths["extra"]) if "extra" in paths and paths["extra"].exists() else None
             replicas = [read_table(ev / r) for r in comp.get("replicas", []) if (ev / r).exists()]
+            labels = tuple(comp.get("labels", ("Full MC", "GANed")))
+            others, baseline_rows = {}, []
+            if baseline is not None:
+                b_label, b_test = _baseline_sample(Path(baseline), comp, ref)
+                b_result = evaluate_samples(ref, b_test, observables, x_cols or observables, weight, seed=seed, **evaluate_kwargs)
+                b_title = f"{comp.get('title', comp['name'])} [baseline {b_label}]"
+                b_result.update({"title": b_title, "baseline_run": str(baseline)})
+                metrics["comparisons"][f"{comp['name']}_baseline"] = b_result
+                baseline_rows = [(b_title, c) for c in b_result["checks"]]
+                others = {f"baseline: {b_label}": b_test}
             result = evaluate_samples(ref, tst, observables, x_cols or observables, weight, seed=seed, **evaluate_kwargs)
             figs = evaluation_figures(ref, tst, result, fig_dir, prefix=f"{comp['name']}_", weight=weight, extra=extra,
-                                      title=comp.get("title", comp["name"]), replicas=replicas)  # fmt: skip
+                                      title=comp.get("title", comp["name"]), replicas=replicas, labels=labels, others=others)  # fmt: skip
             result.update({"title": comp.get("title", comp["name"]), "reference_file": comp["reference"],
                            "test_file": comp["test"], "figures": [str(p.relative_to(run_dir)) for p in figs]})
             metrics["comparisons"][comp["name"]] = result
-            verdict_rows += [(result["title"], c) for c in result["checks"]]
+            verdict_rows += [(result["title"], c) for c in result["checks"]] + baseline_rows
             sections.append(_comparison_html(comp, result, figs))
     else:
         sections.append("<p>No evaluation/roles.json in this run folder: no sample comparisons.</p>")

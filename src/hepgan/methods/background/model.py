@@ -39,7 +39,7 @@ from hepgan.training.device import resolve_device
 from hepgan.training.record import Selection
 from hepgan.training.task import AdversarialTask, Sample
 
-__all__ = ["ConditionalGAN", "ConditionalGANTask", "fit_scan", "DERIVE", "FEATURE_SETS", "X_OBJECT", "MODEL_FORMAT_VERSION", "SELECTION"]
+__all__ = ["ConditionalGAN", "ConditionalGANTask", "fit_scan", "flatten_factor", "DERIVE", "FEATURE_SETS", "X_OBJECT", "MODEL_FORMAT_VERSION", "SELECTION"]
 
 log = logging.getLogger("hepgan")
 MODEL_FORMAT_VERSION = 1
@@ -72,6 +72,22 @@ def _as_frame(a: Any, columns: Sequence[str], what: str) -> pd.DataFrame:
     if arr.ndim != 2 or arr.shape[1] != len(columns):
         raise SchemaError(f"{what}: expected an array of shape (N, {len(columns)}) for columns {list(columns)}, got {arr.shape}")
     return pd.DataFrame(arr, columns=list(columns))
+
+
+def flatten_factor(v: np.ndarray, w: np.ndarray, bins: int) -> np.ndarray:
+    """(N,) the mean |w| of each event's bin, over ``bins`` unweighted quantile bins of v (1 in empty bins).
+
+    Dividing the weights by it flattens the weighted spectrum of v.
+
+    Example:
+        >>> v = np.array([1.0, 2.0, 3.0, 4.0]); w = np.array([1.0, 3.0, 10.0, 30.0])
+        >>> flatten_factor(v, w, 2)
+        array([ 2.,  2., 20., 20.])
+    """
+    edges = np.quantile(v, np.linspace(0.0, 1.0, bins + 1))
+    b = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, bins - 1)
+    mean = np.bincount(b, np.abs(w), bins) / np.maximum(np.bincount(b, minlength=bins), 1)
+    return np.where(mean[b] > 0, mean[b], 1.0)
 
 
 def _finite(df: pd.DataFrame, what: str) -> None:
@@ -136,7 +152,9 @@ class ConditionalGAN(Estimator):
         x_columns: generated observables, e.g. ["pho2_pt", "pho2_eta", "pho2_phi", "pho2_id"].
         c_columns: conditions (may be empty: the "vanilla" GAN).
         discrete_columns: integer-valued columns among x and c (dequantised).
-        arch: "mlp" or "conv" (the paper's networks, see hepgan.nn).
+        arch: "mlp" or "conv" (the paper's networks, see hepgan.nn), or "flow": the conditional
+            normalizing-flow baseline, trained by weighted maximum likelihood, kept at its lowest
+            validation NLL, sampled, applied and saved like the GAN.
         latent_dim: size of z.
         g_hidden, d_hidden: MLP widths (ignored by "conv").
         dropout: discriminator dropout before the last layer.
@@ -149,6 +167,15 @@ class ConditionalGAN(Estimator):
         derive: name in DERIVE of the function recomputing derived columns ("diphoton"), or None.
         metric_backend: where the per-epoch eq. (2) runs: "numpy", "torch" (generation, transforms
             and binning on the model's device) or "auto" (torch on CUDA, numpy on a CPU).
+        flatten_column: a condition whose weighted spectrum is flattened in the training losses (None:
+            off): w'_i = w_i / (mean |w| of the training events in w_i's bin), over ``flatten_bins``
+            quantile bins of that column. A function of c only, so the target p_w(x | c) is unchanged,
+            while the sparsely weighted regions of c get training signal; the per-epoch metric, the
+            selection and the evaluation keep the original weights.
+        flatten_bins: quantile bins of ``flatten_column``.
+        flow_transforms, flow_bins: with ``arch="flow"``, the conditional neural spline flow's
+            transforms and spline bins (its hypernetworks' widths are ``g_hidden``); see
+            hepgan.methods.background.flow.
         **training: the training hyperparameters of :data:`hepgan.estimator.TRAINING_DEFAULTS`
             (optimizer, default "lamb" as in the paper; lr, lr_d, epochs, batch_size, n_critic, seed,
             device, checkpoint_every, progress, step).
@@ -186,6 +213,10 @@ class ConditionalGAN(Estimator):
         metric_events: int | None = 10_000,
         derive: str | None = None,
         metric_backend: str = "auto",
+        flatten_column: str | None = None,
+        flatten_bins: int = 20,
+        flow_transforms: int = 4,
+        flow_bins: int = 8,
         **training: Any,
     ):
         self._store_params(locals())
@@ -207,17 +238,37 @@ class ConditionalGAN(Estimator):
         if self.derive is not None and self.derive not in DERIVE:
             raise ConfigError(f"derive: expected one of {', '.join(DERIVE)} or null, got {self.derive!r}")
         check_choice("metric_backend", self.metric_backend, ("auto", "numpy", "torch"))
+        check_choice("arch", self.arch, ("mlp", "conv", "flow"))
+        if self.arch == "flow":
+            if not self.c_columns:
+                raise ConfigError("arch: flow needs at least one condition (c_columns)")
+            check_int("flow_transforms", self.flow_transforms)
+            check_int("flow_bins", self.flow_bins)
+        if self.flatten_column is not None and self.flatten_column not in self.c_columns:
+            raise ConfigError(f"flatten_column: expected one of the conditions {self.c_columns}, got {self.flatten_column!r}")
+        check_int("flatten_bins", self.flatten_bins)
 
     def _build_networks(self) -> dict[str, nn.Module]:
         from hepgan.nn import build_discriminator, build_generator, init_parameters
 
         n_c, n_x = len(self.c_columns), len(self.x_columns)
+        if self.arch == "flow":
+            from hepgan.methods.background.flow import FlowGenerator
+
+            flow = FlowGenerator(n_c, n_x, self.flow_transforms, self.g_hidden, self.flow_bins)
+            init_parameters(flow, torch.Generator().manual_seed(seed_from(self.seed, 1)))
+            return {"g": flow}
         g = build_generator(self.arch, n_c, self.latent_dim, n_x, hidden=self.g_hidden)
         d = build_discriminator(self.arch, n_c, n_x, hidden=self.d_hidden, dropout=self.dropout)
         gen = torch.Generator().manual_seed(seed_from(self.seed, 1))
         init_parameters(g, gen)
         init_parameters(d, gen)
         return {"g": g, "d": d}
+
+    @property
+    def noise_dim(self) -> int:
+        """The size of the generator's noise: ``latent_dim``, or the number of generated columns for a flow."""
+        return len(self.x_columns) if self.arch == "flow" else self.latent_dim
 
     def _to_net(self, u: np.ndarray) -> Tensor:
         return torch.as_tensor(2.0 * u - 1.0, dtype=torch.float32)
@@ -299,7 +350,8 @@ class ConditionalGAN(Estimator):
 
         sr = {"x": self._to_net(self.x_pre_.transform(x.to_numpy(), rng)), "c": self._c_tensor(c, rng)}
         if w_np is not None:
-            sr["w"] = torch.as_tensor(w_np, dtype=torch.float32)
+            w_train = w_np if self.flatten_column is None else w_np / flatten_factor(c[self.flatten_column].to_numpy(), w_np, self.flatten_bins)
+            sr["w"] = torch.as_tensor(w_train, dtype=torch.float32)
         nets = self._build_networks()
         self.generator_ = nets["g"]  # the per-epoch metric samples from it during training
         self.device_ = resolve_device(self.device)
@@ -311,10 +363,35 @@ class ConditionalGAN(Estimator):
             c_v = _as_frame(c_v if c_v is not None else np.zeros((len(x_v), 0)), self.c_columns, "validation c")
             _finite(x_v, "validation x"), _finite(c_v, "validation c")
             w_v = None if w_v is None else np.asarray(w_v, np.float64)
-            val_fn = self._make_validation((x, c, w_np, context), (x_v, c_v, w_v, ctx_v))
+            if self.arch == "flow":
+                val_fn = self._make_nll_validation((sr["x"], sr["c"], w_np), (x_v, c_v, w_v), rng)
+            else:
+                val_fn = self._make_validation((x, c, w_np, context), (x_v, c_v, w_v, ctx_v))
 
+        if self.arch == "flow":
+            from hepgan.methods.background.flow import SELECTION_FLOW, FlowTask
+
+            settings = self._train_settings(SELECTION_FLOW if val_fn is not None else Selection())
+            return FlowTask(nets["g"], self._optimizer_specs()[0], val_fn), {"sr": Sample(sr)}, settings
         settings = self._train_settings(SELECTION if val_fn is not None else Selection())
         return ConditionalGANTask(self, nets["g"], nets["d"], val_fn), {"sr": Sample(sr)}, settings
+
+    def _make_nll_validation(self, train: tuple, val: tuple, rng: np.random.Generator) -> Callable[[int], dict[str, float]]:
+        """Per-epoch weighted negative log-likelihood of the flow on the validation events and as many training events."""
+        from hepgan.methods.background.flow import weighted_nll
+
+        x_v, c_v, w_v = val
+        xv, cv = self._to_net(self.x_pre_.transform(x_v.to_numpy(), rng)), self._c_tensor(c_v, rng)
+        wv = None if w_v is None else torch.as_tensor(w_v, dtype=torch.float32)
+        xt, ct, wt = train
+        idx = torch.as_tensor(np.sort(np.random.default_rng(seed_from(self.seed, 4)).choice(len(xt), size=min(len(xt), len(xv)), replace=False)))
+        sets = {"val": (cv, xv, wv), "train": (ct[idx], xt[idx], None if wt is None else torch.as_tensor(wt[idx.numpy()], dtype=torch.float32))}
+
+        def validate(epoch: int) -> dict[str, float]:
+            device = current_device(self)
+            return {f"nll_{k}": weighted_nll(self.generator_, c.to(device), x.to(device), None if w is None else w.to(device)) for k, (c, x, w) in sets.items()}
+
+        return validate
 
     def _make_validation(self, train: tuple, val: tuple) -> Callable[[int], dict[str, float]]:
         """Per-epoch -2lnLambda on equal-size train and validation subsets (comparable values)."""
@@ -463,7 +540,7 @@ class ConditionalGAN(Estimator):
         g = self.generator_.to(device).eval()
         gen = torch.Generator(device=device).manual_seed(seed_from(seed, 7))
         if batch_size is None:  # rows per pass within a memory budget (the conv networks hold ~170 kB per row)
-            probe = (torch.zeros(2, len(self.c_columns), device=device), torch.zeros(2, self.latent_dim, device=device))
+            probe = (torch.zeros(2, len(self.c_columns), device=device), torch.zeros(2, self.noise_dim, device=device))
             batch_size = rows_per_batch(g, probe, device, high=1 << 20 if device.type == "cuda" else 65_536)
         if device.type == "cuda":
             if self.c_columns:
@@ -478,7 +555,7 @@ class ConditionalGAN(Estimator):
         out = []
         for i in range(0, len(c_net), batch_size):
             cb = c_net[i : i + batch_size].to(device)
-            z = torch.randn(len(cb), self.latent_dim, generator=gen, device=device)
+            z = torch.randn(len(cb), self.noise_dim, generator=gen, device=device)
             out.append(g(cb, z).double())
         return torch.cat(out) if out else torch.zeros(0, len(self.x_columns), dtype=torch.float64, device=device)
 

@@ -77,7 +77,8 @@ def build_model(cfg: BackgroundRunConfig, progress: bool = True) -> ConditionalG
         x_columns=d.x_columns, c_columns=d.conditions, discrete_columns=d.discrete_columns,
         arch=m.arch, latent_dim=m.latent_dim, g_hidden=m.g_hidden, d_hidden=m.d_hidden, dropout=m.dropout,
         optimizer=t.optimizer, lr=t.lr, lr_d=t.lr_d, epochs=t.epochs, batch_size=t.batch_size, n_critic=t.n_critic,
-        label_noise=t.label_noise, n_quantiles=m.n_quantiles,
+        label_noise=t.label_noise, n_quantiles=m.n_quantiles, flatten_column=t.flatten_column, flatten_bins=t.flatten_bins,
+        flow_transforms=m.flow_transforms, flow_bins=m.flow_bins,
         metric_columns=cfg.metric.columns, metric_bins=cfg.metric.bins, metric_k=cfg.metric.k_epoch, metric_events=cfg.metric.events,
         derive="diphoton" if "pho2_pt" in d.x_columns else None,
         seed=t.seed, device=t.device, checkpoint_every=t.checkpoint_every, step=t.step, progress=progress,
@@ -157,12 +158,14 @@ def train_run(cfg: BackgroundRunConfig, run_dir: str | Path, **options: Any) -> 
 
 
 def write_run_report(run_dir: str | Path, seed: int = 0, baseline: str | Path | None = None) -> Path:
-    """report.html and metrics.json of a background-estimation run folder (hepgan.report)."""
+    """report.html and metrics.json of a background-estimation run folder (hepgan.report).
+
+    With ``baseline`` (another run on the same held-out events, e.g. the flow beside the GAN) both
+    are evaluated on the same events and shown side by side.
+    """
     from hepgan.report import write_report
 
-    if baseline is not None:
-        raise ConfigError(f"--baseline: not available for background-estimation runs ({run_dir})")
-    return write_report(run_dir, seed=seed)
+    return write_report(run_dir, seed=seed, baseline=baseline)
 
 
 def evaluate_run(
@@ -198,14 +201,16 @@ def evaluate_run(
         write_table(replace_objects(model, test, 1, seed_from(seed, 12, r), thr, d.weight), ev / name,
                     metadata={"role": f"held-out SR conditions, generated object, sampling {r + 1}"})  # fmt: skip
         replicas.append(name)
-    comparisons = [{"name": "closure_sr", "title": "Held-out SR: generated object vs MC truth, same events",
+    gen = "flow" if cfg.model.arch == "flow" else "GAN"
+    comparisons = [{"name": "closure_sr", "title": "Held-out SR: generated object vs MC truth, same events", "labels": ["MC SR", gen],
                     "reference": "sr_val_truth.parquet", "test": "sr_val_gan.parquet", "replicas": replicas}]  # fmt: skip
     if len(cr):
         log.info("evaluation: a generated object for each of the %d CR events (k = %d)", len(cr), cfg.apply.k)
         write_table(cr, ev / "cr_mc.parquet", metadata={"role": "MC CR, original failing object"})
         cr_gan = replace_objects(model, cr, cfg.apply.k, seed_from(seed, 13), thr, d.weight)
         write_table(cr_gan, ev / "cr_gan.parquet", metadata={"role": "MC CR with a GANed object", "k": cfg.apply.k})
-        comparisons.append({"name": "cr_to_sr", "title": "CR -> SR transfer: GANed CR vs MC SR (held out)",
+        comparisons.append({"name": "cr_to_sr", "title": f"CR -> SR transfer: CR with a {gen} object vs MC SR (held out)",
+                            "labels": ["MC SR", f"{gen}-ed CR"],
                             "reference": "sr_val_truth.parquet", "test": "cr_gan.parquet", "extra": "cr_mc.parquet"})  # fmt: skip
         w_sr = w_test if w_test is not None else np.ones(len(test))
         w_cr = event_weights(cr, d) if d.weight else np.ones(len(cr))
