@@ -65,11 +65,14 @@ class BackgroundTraining(TrainingConfig):
     label_noise: float = 0.15  # eps of eq. (1)'s label noise
     flatten_column: str | None = None  # a condition whose weighted spectrum the training losses flatten (null: off)
     flatten_bins: int = 20  # quantile bins of flatten_column
+    r1_gamma: float = 0.0  # R1 gradient penalty on real events (0: off)
+    r2_gamma: float = 0.0  # R2 gradient penalty on generated events (0: off)
 
     def validate(self, where: str) -> None:
         super().validate(where)
         check(0 <= self.label_noise < 0.5, f"{where}.label_noise", "a number in [0, 0.5)", self.label_noise)
         check(self.flatten_bins >= 1, f"{where}.flatten_bins", "an integer >= 1", self.flatten_bins)
+        check(self.r1_gamma >= 0 and self.r2_gamma >= 0, f"{where}.r1_gamma", "penalty weights >= 0", (self.r1_gamma, self.r2_gamma))
 
 
 @dataclasses.dataclass

@@ -125,17 +125,28 @@ class ConditionalGANTask(AdversarialTask):
         return {"z": self._z(len(x), x, gen)}
 
     def d_loss(self, batch, noise: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        from hepgan.losses import discriminator_bce
+        from hepgan.losses import discriminator_bce, gradient_penalty, input_gradient
 
-        b = batch["sr"]
+        b, m = batch["sr"], self.model
         g, d = self.networks["g"], self.networks["d"]
+        w = b.get("w")
         with torch.no_grad():
             x_fake = g(b["c"], noise["z"])
-        loss = discriminator_bce(
-            d(b["c"], b["x"]), d(b["c"], x_fake), eps=self.model.label_noise, w_real=b.get("w"), w_fake=b.get("w"),
-            labels=(noise["l_real"], noise["l_fake"]),
-        )
-        return loss, {}
+        logs = {}
+        if m.r1_gamma > 0:  # the logits come with their input gradients: one forward, one dropout mask
+            logit_real, grad = input_gradient(lambda v: d(b["c"], v), b["x"])
+            logs["r1"] = gradient_penalty(grad, w)
+        else:
+            logit_real = d(b["c"], b["x"])
+        if m.r2_gamma > 0:
+            logit_fake, grad = input_gradient(lambda v: d(b["c"], v), x_fake)
+            logs["r2"] = gradient_penalty(grad, w)
+        else:
+            logit_fake = d(b["c"], x_fake)
+        loss = discriminator_bce(logit_real, logit_fake, eps=m.label_noise, w_real=w, w_fake=w, labels=(noise["l_real"], noise["l_fake"]))
+        if logs:
+            loss = loss + 0.5 * (m.r1_gamma * logs.get("r1", 0.0) + m.r2_gamma * logs.get("r2", 0.0))
+        return loss, logs
 
     def g_loss(self, batch, noise: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         from hepgan.losses import generator_bce
@@ -173,6 +184,9 @@ class ConditionalGAN(Estimator):
             while the sparsely weighted regions of c get training signal; the per-epoch metric, the
             selection and the evaluation keep the original weights.
         flatten_bins: quantile bins of ``flatten_column``.
+        r1_gamma, r2_gamma: weights of the R1 / R2 gradient penalties on the discriminator (Mescheder
+            et al. 2018): (gamma / 2) times the weighted mean of |grad_x logit(c, x)|^2 over the real (R1)
+            or generated (R2) batch, the conditions held fixed; logged as ``r1``, ``r2`` (0: off).
         flow_transforms, flow_bins: with ``arch="flow"``, the conditional neural spline flow's
             transforms and spline bins (its hypernetworks' widths are ``g_hidden``); see
             hepgan.methods.background.flow.
@@ -215,6 +229,8 @@ class ConditionalGAN(Estimator):
         metric_backend: str = "auto",
         flatten_column: str | None = None,
         flatten_bins: int = 20,
+        r1_gamma: float = 0.0,
+        r2_gamma: float = 0.0,
         flow_transforms: int = 4,
         flow_bins: int = 8,
         **training: Any,
@@ -247,6 +263,8 @@ class ConditionalGAN(Estimator):
         if self.flatten_column is not None and self.flatten_column not in self.c_columns:
             raise ConfigError(f"flatten_column: expected one of the conditions {self.c_columns}, got {self.flatten_column!r}")
         check_int("flatten_bins", self.flatten_bins)
+        check_number("r1_gamma", self.r1_gamma, 0.0)
+        check_number("r2_gamma", self.r2_gamma, 0.0)
 
     def _build_networks(self) -> dict[str, nn.Module]:
         from hepgan.nn import build_discriminator, build_generator, init_parameters

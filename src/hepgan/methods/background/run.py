@@ -78,6 +78,7 @@ def build_model(cfg: BackgroundRunConfig, progress: bool = True) -> ConditionalG
         arch=m.arch, latent_dim=m.latent_dim, g_hidden=m.g_hidden, d_hidden=m.d_hidden, dropout=m.dropout,
         optimizer=t.optimizer, lr=t.lr, lr_d=t.lr_d, epochs=t.epochs, batch_size=t.batch_size, n_critic=t.n_critic,
         label_noise=t.label_noise, n_quantiles=m.n_quantiles, flatten_column=t.flatten_column, flatten_bins=t.flatten_bins,
+        r1_gamma=t.r1_gamma, r2_gamma=t.r2_gamma,
         flow_transforms=m.flow_transforms, flow_bins=m.flow_bins,
         metric_columns=cfg.metric.columns, metric_bins=cfg.metric.bins, metric_k=cfg.metric.k_epoch, metric_events=cfg.metric.events,
         derive="diphoton" if "pho2_pt" in d.x_columns else None,
