@@ -180,6 +180,39 @@ def test_converges_on_sine_toy():
     assert np.all(np.abs(y.std(axis=1) / 0.1 - 1) < 0.45)
 
 
+@pytest.mark.slow
+def test_the_flow_baseline_converges_on_sine_toy():
+    """The conditional flow (arch flow) on x | c ~ N(sin c, 0.1^2): the same tolerances as the GAN's test."""
+    pytest.importorskip("zuko")
+    train, val = sine_toy(10_000, seed=1), sine_toy(4_000, seed=2)
+    m = ConditionalGAN(
+        x_columns=["x"], c_columns=["c"], discrete_columns=[], arch="flow", g_hidden=(64, 64), flow_transforms=3,
+        optimizer="adam", lr=2e-3, epochs=20, batch_size=256, n_quantiles=200, seed=7, progress=False,
+    ).fit(train[["x"]], train[["c"]], validation=(val[["x"]], val[["c"]], None))
+    assert m.history_["selection"]["metric"] == "nll_val" and len(m.history_["nll_val"]) == 20
+    centres = np.linspace(-np.pi + 0.3, np.pi - 0.3, 10)
+    y = m.sample(pd.DataFrame({"c": np.repeat(centres, 2000)}), seed=3)["x"].to_numpy().reshape(10, 2000)
+    assert np.max(np.abs(y.mean(axis=1) - np.sin(centres))) < 0.05
+    assert np.all(np.abs(y.std(axis=1) / 0.1 - 1) < 0.45)
+
+
+def test_flattened_training_weights_are_w_over_the_bin_mean(toy):
+    from hepgan.methods.background.model import flatten_factor
+
+    sr = toy[toy.region == 1].iloc[:300]
+    m = _small_model(flatten_column="pho1_pt", flatten_bins=5)
+    _, data, _ = m._prepare(sr[X_OBJECT], sr[C_FULL], sr.weight, None, None)
+    w = sr.weight.to_numpy()
+    expected = w / flatten_factor(sr.pho1_pt.to_numpy(), w, 5)
+    np.testing.assert_allclose(data["sr"].tensors["w"].numpy(), expected, rtol=1e-6)
+    # in every bin the mean |w'| is 1: the weighted pho1_pt spectrum is flat in the bins
+    edges = np.quantile(sr.pho1_pt, np.linspace(0, 1, 6))
+    b = np.clip(np.searchsorted(edges, sr.pho1_pt, side="right") - 1, 0, 4)
+    np.testing.assert_allclose([np.abs(expected[b == k]).mean() for k in range(5)], 1.0, rtol=1e-9)
+    with pytest.raises(Exception, match="flatten_column"):
+        _small_model(flatten_column="pho2_pt").fit(sr[X_OBJECT], sr[C_FULL])
+
+
 def _write_config(tmp_path, data_path, **training):
     cfg = {
         "method": "background",
@@ -219,6 +252,29 @@ def test_cli_train_then_apply(tmp_path, capsys):
     np.testing.assert_array_equal(got["region"], (got["pho2_id"] > 0.0).astype(np.float32))
     assert read_metadata(out)["k"] == 2
     assert "wrote" in capsys.readouterr().out
+
+
+def test_gan_and_flow_side_by_side_on_the_same_events(tmp_path, capsys):
+    pytest.importorskip("zuko")
+    data = tmp_path / "toy.parquet"
+    write_table(gjets_toy(1200, seed=5), data, metadata={"id_threshold": 0.0})
+    cfg = _write_config(tmp_path, data)
+    flow_cfg = tmp_path / "flow.yaml"
+    flow_cfg.write_text(cfg.read_text().replace("latent_dim: 4", "latent_dim: 4\n  arch: flow"))
+    gan, flow = tmp_path / "gan", tmp_path / "flow"
+    assert main(["-q", "train", str(cfg), "--run-dir", str(gan), "--no-report"]) == 0
+    assert main(["-q", "train", str(flow_cfg), "--run-dir", str(flow), "--no-report"]) == 0
+    assert json.loads((flow / "history.json").read_text())["selection"]["metric"] == "nll_val"
+    assert main(["-q", "report", str(gan), "--baseline", str(flow)]) == 0
+    metrics = json.loads((gan / "metrics.json").read_text())
+    assert {"closure_sr", "closure_sr_baseline", "cr_to_sr", "cr_to_sr_baseline"} <= set(metrics["comparisons"])
+    page = (gan / "report.html").read_text()
+    assert "[baseline flow (flow)]" in page
+    other = tmp_path / "other.yaml"  # another split: not the same held-out events
+    other.write_text(cfg.read_text().replace("validation_fraction: 0.25", "validation_fraction: 0.3"))
+    assert main(["-q", "train", str(other), "--run-dir", str(tmp_path / "o"), "--no-report"]) == 0
+    assert main(["-q", "report", str(gan), "--baseline", str(tmp_path / "o")]) == 2
+    assert "held-out events differ" in capsys.readouterr().err
 
 
 def test_cli_apply_rejects_missing_condition(tmp_path, fitted, capsys):

@@ -265,3 +265,26 @@ def test_task_noise_holds_every_random_number_of_an_update(toy):
     other = d_step.noise(batch, torch.Generator().manual_seed(2))
     assert not torch.equal(d_step.loss(batch, noise)[0], d_step.loss(batch, other)[0])
     assert noise["l_real"].min() >= 1 - m.label_noise and noise["l_fake"].max() <= m.label_noise
+
+
+def test_r1_penalty_is_half_gamma_times_the_mean_squared_input_gradient(toy):
+    """d_loss with r1_gamma equals BCE + gamma / 2 * mean |grad_x logit|^2, computed here with plain autograd."""
+    from hepgan.losses import discriminator_bce
+
+    sr = toy[toy.region == 1].iloc[:200]
+    m = _model(dropout=0.0, r1_gamma=2.0)
+    task, data, _ = m._prepare(sr[X_OBJECT], sr[C_FULL], None, None, None)
+    batch = {"sr": {k: v[:40] for k, v in data["sr"].tensors.items()}}
+    noise = task.steps[0].noise(batch, torch.Generator().manual_seed(3))
+    loss, logs = task.steps[0].loss(batch, noise)
+    g, d = task.networks["g"], task.networks["d"]
+    b = batch["sr"]
+    x = b["x"].clone().requires_grad_(True)
+    logit = d(b["c"], x)
+    (grad,) = torch.autograd.grad(logit.sum(), x)
+    penalty = grad.square().sum(1).mean()
+    with torch.no_grad():
+        fake = g(b["c"], noise["z"])
+    bce = discriminator_bce(logit.detach(), d(b["c"], fake).detach(), eps=m.label_noise, labels=(noise["l_real"], noise["l_fake"]))
+    torch.testing.assert_close(logs["r1"], penalty, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(loss.detach(), bce + 1.0 * penalty, rtol=1e-5, atol=1e-6)

@@ -124,7 +124,7 @@ TRAIN_CASES = {
     "truncated parquet": ("truncated.parquet", ["truncated.parquet", "Parquet"]),
     "truncated root": ("truncated.root", ["truncated.root"]),
     "junk root": ("junk.root", ["junk.root", "ROOT"]),
-    "corrupt csv": ("bad.csv", ["bad.csv", "cannot read"]),
+    "corrupt csv": ("bad.csv", ["bad.csv"]),  # its header lacks the columns: named before the broken rows are read
     "csv without rows": ("header_only.csv", ["header_only.csv", "no rows"]),
     "absent file": ("absent.parquet", ["absent.parquet", "no such file"]),
 }
@@ -180,9 +180,7 @@ def test_config_problems_from_the_command_line(work, tmp_path, capsys):
     assert main(["demo", "--set", "training.epochs=0", "--run-dir", str(tmp_path / "demo")]) == 2
     assert "training.epochs" in _one_error_line(capsys)
     assert not (tmp_path / "r").exists() and not (tmp_path / "demo").exists()
-    with pytest.raises(SystemExit) as exc:
-        main(["train", str(cfg), "--no-such-flag"])
-    assert exc.value.code == 2
+    assert main(["train", str(cfg), "--no-such-flag"]) == 2  # a usage error: the exit code, returned like every other
     assert "--no-such-flag" in _one_error_line(capsys)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -77,6 +78,26 @@ def test_write_report(run_dir):
     assert metrics["training"]["best_epoch"] == 9
     assert (run_dir / "figures" / "cr_to_sr_pt_sr_cr_gan.png").stat().st_size > 1000
     assert not list(run_dir.glob(".*.tmp"))
+
+
+def test_report_structure_verdict_first_every_figure_provenance(run_dir):
+    import re
+
+    page = write_report(run_dir, **FAST).read_text()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    headings = re.findall(r"<h2>(.*?)</h2>", page)
+    assert headings[0] == "Verdict" and headings[-1] == "Provenance"
+    verdict = page[page.index("<table class='verdict'>") : page.index("</table>", page.index("<table class='verdict'>"))]
+    checks = [c for comp in metrics["comparisons"].values() for c in comp["checks"]]
+    assert verdict.count("<tr class='pass'>") + verdict.count("<tr class='fail'>") == len(checks) >= 8
+    for c in checks:
+        assert ("class='pass'" if c["passed"] else "class='fail'") in verdict and c["metric"] in verdict
+    figures = [f for comp in metrics["comparisons"].values() for f in comp["figures"]]
+    assert page.count("data:image/png;base64,") == len(figures) + 1  # and the training curves
+    for f in figures:
+        assert (run_dir / f).is_file() and (run_dir / f).with_suffix(".pdf").is_file()
+        assert Path(f).stem not in re.findall(r"<figcaption>(.*?)</figcaption>", page)  # captions say what, not the file name
+    assert "report made" in page and "torch" in page
 
 
 def test_report_of_an_unevaluated_run_and_cli(tmp_path):

@@ -340,7 +340,7 @@ def _config(tmp_path, **sets) -> str:
         for p in parents:
             node = node.setdefault(p, {})
         node[leaf] = value
-    path = tmp_path / "cfg.yaml"
+    path = tmp_path / f"cfg{len(list(tmp_path.glob('cfg*.yaml')))}.yaml"  # one file per call
     path.write_text(yaml.safe_dump(data))
     return str(path)
 
@@ -376,7 +376,7 @@ def test_cli_subtract_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys)
         ([str(path), "--events", "0", "--out", str(tmp_path / "b.parquet")], "--events"),
         ([str(path), "--events", "10", "--out", str(tmp_path / "c.dat")], "suffix"),
         ([str(path), "--events", "10", "--out", str(tmp_path / "nodir" / "d.parquet")], "does not exist"),
-        ([str(path), "--events", "10", "--out", str(path), "--format", "parquet"], "refusing to write over an input"),
+        ([str(path), "--events", "10", "--out", str(path), "--format", "parquet"], "never writes over its inputs"),
         ([str(path), "--events", "ten", "--out", str(tmp_path / "e.parquet")], "invalid int value"),
     ]
     for argv, needle in cases:

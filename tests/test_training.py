@@ -103,13 +103,13 @@ def _classifier_data():
     }
 
 
-def _gan_parts(seed: int, lr: float):
+def _gan_parts(seed: int, lr: float, **kw):
     """The conditional GAN's task, data and settings (seed 002's BCE step pair)."""
     toy = gjets_toy(900, seed=11)
     sr = toy[toy.region == 1]
     c = FEATURE_SETS["full"]
     m = ConditionalGAN(g_hidden=(32,), d_hidden=(32,), latent_dim=4, epochs=2, batch_size=64, optimizer="adam", lr=lr,
-                       dropout=0.0, n_quantiles=50, progress=False, seed=seed)  # fmt: skip
+                       dropout=0.0, n_quantiles=50, progress=False, seed=seed, **kw)  # fmt: skip
     return m._prepare(sr[X_OBJECT], sr[c], sr.weight, None, None)
 
 
@@ -150,20 +150,21 @@ def _assert_same(out, keys, rtol=1e-5, atol=1e-6):
     assert out["eager", 0][0][keys[0]] != out["eager", 1][0][keys[0]]
 
 
-def test_bce_step_pair_eager_graph_scan_agree():
+@pytest.mark.parametrize("extra", [{}, {"r1_gamma": 1.0, "r2_gamma": 0.5, "n_critic": 2, "flatten_column": "pho1_pt"}], ids=["plain", "r1_r2"])
+def test_bce_step_pair_eager_graph_scan_agree(extra):
     def make(seed, lr):
-        return _gan_parts(seed, lr)[0]
+        return _gan_parts(seed, lr, **extra)[0]
 
     def data(seed):
-        return _gan_parts(seed, 1e-3)[1]
+        return _gan_parts(seed, 1e-3, **extra)[1]
 
     def settings(seed, way):
-        s = _gan_parts(seed, 1e-3)[2]
+        s = _gan_parts(seed, 1e-3, **extra)[2]
         s.step = way
         return s
 
     out = _run_three_ways(make, data, settings)
-    _assert_same(out, ["loss_d", "loss_g"])
+    _assert_same(out, ["loss_d", "loss_g", *(["r1", "r2"] if extra else [])])
 
 
 def test_wgan_gp_critic_step_eager_graph_scan_agree():

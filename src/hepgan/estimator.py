@@ -275,6 +275,7 @@ class Estimator:
             setattr(model, f"{saved}_", nets[net].eval())
             model.last_states_[saved] = state[saved]
         model.device_ = resolve_device(device)
+        model.path_ = Path(path)  # where it was read from (provenance of what it makes)
         model._after_load()
         return model
 

@@ -25,6 +25,13 @@ class SchemaError(HepganError):
     """A table lacks a column, has a wrong dtype, NaN/inf values or no rows."""
 
 
+class SampleError(SchemaError, ValueError):
+    """A sample cannot be evaluated: no events, NaN or inf values, or a total weight that is not positive.
+
+    Also a ValueError, so that library code catching ValueError keeps working.
+    """
+
+
 class ModelFileError(HepganError):
     """A model file is missing, of another format version, or tampered with."""
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +25,25 @@ from hepgan import __version__
 from hepgan.exceptions import ConfigError, InputFileError, MissingExtraError, SchemaError
 
 __all__ = [
+    "MARKER",
     "RUN_FILES",
     "atomic_dir",
     "check_output_file",
+    "check_output_dir",
+    "check_not_an_input",
     "claim_run_dir",
+    "clear_run",
+    "is_hepgan_dir",
+    "mark_dir",
+    "run_dir_lock",
     "atomic_path",
     "check_columns",
     "check_finite",
     "iter_table",
+    "table_columns",
+    "check_table_columns",
     "read_metadata",
+    "count_rows",
     "read_table",
     "write_table",
     "ChunkedParquetWriter",
@@ -97,11 +108,107 @@ def _umask() -> int:
     return mask
 
 
-@contextlib.contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yields a temporary folder beside ``path``; it replaces ``path`` once the block succeeds.
+#: The file hepgan writes into every folder it makes (run folders, evaluation folders): how it
+#: recognises a folder of its own.
+MARKER = ".hepgan"
 
-    On any exception the temporary folder is removed and ``path`` (if it existed) is untouched.
+
+def _real(path: str | Path) -> Path:
+    """The file system path of an input or output (a ``.root:tree`` suffix stripped), symlinks resolved."""
+    return _split_root_path(path)[0].resolve()
+
+
+def is_hepgan_dir(path: str | Path) -> bool:
+    """True when ``path`` is a folder hepgan made (it holds the marker file)."""
+    return (Path(path) / MARKER).is_file()
+
+
+def mark_dir(path: str | Path, command: str) -> None:
+    """Writes the marker that says hepgan made the folder (kept if it is there already)."""
+    marker = Path(path) / MARKER
+    if not marker.is_file():
+        with atomic_path(marker) as tmp:
+            tmp.write_text(json.dumps({"made_by": f"hepgan {command}", "hepgan_version": __version__}) + "\n")
+
+
+def check_not_an_input(out: str | Path, inputs: Sequence[str | Path | None], option: str = "--out") -> None:
+    """Raises ConfigError when the output is one of the command's inputs, or an input lies inside an output folder.
+
+    Paths are compared after resolving symlinks; this holds even with ``--overwrite``.
+    """
+    o = _real(out)
+    for i in inputs:
+        if i is None:
+            continue
+        ip = _real(i)
+        if o == ip or (o.exists() and ip.exists() and os.path.samefile(o, ip)):
+            raise ConfigError(f"{out}: is also an input of this command ({i}); hepgan never writes over its inputs: choose another {option}")
+        if o.is_dir() and o in ip.parents:
+            raise ConfigError(f"{out}: the input {i} lies in this output folder; hepgan never writes where its inputs are: choose another {option}")
+
+
+def _check_writable_place(out: Path, option: str) -> None:
+    parent = out.parent if str(out.parent) else Path(".")
+    existing = next((p for p in [parent, *parent.parents] if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise InputFileError(f"{out}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputFileError(f"{out}: the folder {existing} is not writable")
+
+
+def check_output_file(out: str | Path, fmt: str = "parquet", inputs: Sequence[str | Path | None] = (), overwrite: bool = True, option: str = "--out") -> Path:
+    """Checks, before long work starts, that ``out`` can be written as ``fmt``.
+
+    Raises when ``out`` is a folder, its folder does not exist or is not writable, it is one of
+    ``inputs`` (always), or it exists and ``overwrite`` is False.
+    """
+    out = _split_root_path(out)[0]
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise InputFileError(f"{out}: is a folder, expected a file name")
+    if not parent.is_dir():
+        raise InputFileError(f"{out}: the output folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise InputFileError(f"{out}: the output folder {parent} is not writable")
+    check_not_an_input(out, inputs, option)
+    if (out.exists() or out.is_symlink()) and not overwrite:
+        raise ConfigError(f"{out}: exists already; hepgan replaces a file only with --overwrite (or choose another {option})")
+    if fmt == "root":
+        try:
+            import uproot  # noqa: F401
+        except ImportError as err:
+            raise MissingExtraError("uproot", "root") from err
+    return out
+
+
+def check_output_dir(out: str | Path, inputs: Sequence[str | Path | None] = (), overwrite: bool = False, option: str = "--out") -> Path:
+    """Checks an output folder: it may be new, empty or hepgan's own; a folder with a user's files needs ``overwrite``.
+
+    Even then hepgan only writes its own files beside the user's and deletes none. An output folder
+    that is a file, lies in an unwritable place, is an input or holds an input is refused always.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputFileError(f"{out}: is a file, expected a folder for {option}")
+    _check_writable_place(out, option)
+    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
+        raise InputFileError(f"{out}: the folder is not writable")
+    check_not_an_input(out, inputs, option)
+    if out.is_dir() and any(out.iterdir()) and not is_hepgan_dir(out) and not overwrite:
+        raise ConfigError(
+            f"{out}: holds files hepgan did not write; choose another {option}, or pass --overwrite "
+            "(hepgan then writes its own files beside them and deletes none)"
+        )
+    return out
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path, command: str = "evaluate") -> Iterator[Path]:
+    """Yields a temporary folder beside ``path``; once the block succeeds its files move into ``path``.
+
+    Only the files the block wrote are replaced in ``path`` (each by an atomic rename); anything
+    else in ``path`` is left alone, and the folder gets hepgan's marker. On any exception the
+    temporary folder is removed and ``path`` is untouched.
     """
     import shutil
 
@@ -113,42 +220,39 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         raise InputFileError(f"{path}: cannot create the output folder ({err.strerror})") from None
     try:
         yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
-        if path.is_dir():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
+        path.mkdir(exist_ok=True)
+        os.chmod(path, 0o777 & ~_umask())
+        for src in sorted(tmp.rglob("*")):
+            dst = path / src.relative_to(tmp)
+            if src.is_dir():
+                dst.mkdir(exist_ok=True)
+            else:
+                os.chmod(src, 0o666 & ~_umask())
+                os.replace(src, dst)
+        mark_dir(path, command)
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def check_output_file(out: str | Path, fmt: str = "parquet") -> Path:
-    """Checks, before long work starts, that ``out`` can be written as ``fmt`` (folder exists, writable)."""
-    out = Path(out)
-    parent = out.parent if str(out.parent) else Path(".")
-    if out.is_dir():
-        raise InputFileError(f"{out}: is a folder, expected a file name")
-    if not parent.is_dir():
-        raise InputFileError(f"{out}: the output folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputFileError(f"{out}: the output folder {parent} is not writable")
-    if fmt == "root":
-        try:
-            import uproot  # noqa: F401
-        except ImportError as err:
-            raise MissingExtraError("uproot", "root") from err
-    return out
 
 
 RUN_FILES = ("checkpoint.safetensors", "model_best.safetensors", "history.json")
 
 
-def claim_run_dir(run_dir: str | Path, overwrite: bool = False) -> Path:
-    """Creates a run folder; refuses one that already holds a run (see RUN_FILES) unless ``overwrite``."""
+def claim_run_dir(run_dir: str | Path, overwrite: bool = False, command: str = "train") -> Path:
+    """Creates a run folder, or takes an existing one (see :func:`check_output_dir`), and marks it as hepgan's.
+
+    Call :func:`clear_run` next, under :func:`run_dir_lock`.
+    """
+    run_dir = check_output_dir(run_dir, overwrite=overwrite, option="--run-dir")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputFileError(f"{run_dir}: cannot create the run folder ({err.strerror})") from None
+    mark_dir(run_dir, command)
+    return run_dir
+
+
+def clear_run(run_dir: str | Path, overwrite: bool = False) -> None:
+    """Refuses a folder that already holds a run (see RUN_FILES) unless ``overwrite``, which removes its run files."""
     run_dir = Path(run_dir)
     held = [name for name in RUN_FILES if (run_dir / name).exists()]
     if held and not overwrite:
@@ -158,11 +262,41 @@ def claim_run_dir(run_dir: str | Path, overwrite: bool = False) -> Path:
         )
     for name in held:
         (run_dir / name).unlink()
+
+
+@contextlib.contextmanager
+def run_dir_lock(run_dir: str | Path) -> Iterator[None]:
+    """Holds the lock of a run folder for the block: a second hepgan process on it is refused.
+
+    The lock is an advisory ``flock`` on ``RUN_DIR/.hepgan.lock``, which the operating system
+    releases when the holder dies: a lock left by a killed process is taken over.
+    """
+    import socket
+
+    path = Path(run_dir) / ".hepgan.lock"
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputFileError(f"{run_dir}: cannot create the run folder ({err.strerror})") from None
-    return run_dir
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    f = open(path, "a+")  # noqa: SIM115 - held open for the whole block
+    try:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise ConfigError(f"{run_dir}: in use by {holder}; wait until it ends (or stop it) and try again") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"hepgan process {os.getpid()} on {socket.gethostname()}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+    finally:
+        f.close()
 
 
 def _metadata_record(metadata: dict[str, Any] | None) -> dict[str, Any]:
@@ -339,19 +473,6 @@ def _parquet_file(path: Path):
         raise InputFileError(f"{path}: not a readable Parquet file ({type(err).__name__}: {err})") from None
 
 
-def _available_columns(path: Path, fmt: str, tree: str | None) -> list[str]:
-    if fmt == "parquet":
-        return list(_parquet_file(path).schema_arrow.names)
-    if fmt == "root":
-        with _wrap_read_errors(path):
-            return list(_open_root_tree(path, tree).keys())
-    try:
-        with open(path, "rb") as fh:  # our handle: pandas leaks its own when it raises
-            return list(pd.read_csv(fh, nrows=0, comment="#").columns)
-    except Exception as err:
-        raise InputFileError(f"{path}: not a readable CSV file ({type(err).__name__}: {err})") from None
-
-
 def check_columns(available: Sequence[str], wanted: Sequence[str], where: str) -> None:
     """Raises SchemaError naming the first missing column and a close match."""
     import difflib
@@ -392,45 +513,264 @@ def check_finite(df: pd.DataFrame, where: str, drop: bool = False) -> pd.DataFra
     return df
 
 
+_PANDAS_INDEX = re.compile(r"^__index_level_\d+__$")  # an unnamed pandas index, as pyarrow stores it
+_CSV_INDEX = re.compile(r"^Unnamed: \d+$")  # an unnamed pandas index, as read_csv reads it back
+
+
+class _Source:
+    """One event table on disk, read column by column: its flat and jagged columns, and chunks of them.
+
+    Flat columns hold one number per event and come back as numpy arrays; jagged ones (ROOT
+    branches of variable length, Parquet lists) as awkward arrays, read only when an alias or a
+    cut needs them. What pandas stores for an unnamed index is left out; a named index is a column.
+    """
+
+    def __init__(self, path: Path, fmt: str, tree: str | None):
+        self.path, self.fmt, self.tree = path, fmt, tree
+        self.flat: list[str] = []
+        self.jagged: list[str] = []
+        self.other: dict[str, str] = {}  # neither, with their types: strings, objects, fixed-size arrays
+        self.range_index: tuple[str, int, int] | None = None  # a named RangeIndex pandas kept in metadata only
+        if fmt == "parquet":
+            self._scan_parquet()
+        elif fmt == "root":
+            with _wrap_read_errors(path):
+                self._scan_root()
+        else:
+            self._scan_csv()
+
+    def _scan_parquet(self) -> None:
+        import pyarrow as pa
+
+        pf = _parquet_file(self.path)
+        for field in pf.schema_arrow:
+            t = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+            if _PANDAS_INDEX.match(field.name):
+                continue
+            if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
+                self.flat.append(field.name)
+            elif pa.types.is_list(t) or pa.types.is_large_list(t):
+                self.jagged.append(field.name)
+            else:
+                self.other[field.name] = str(field.type)
+        meta = pf.schema_arrow.pandas_metadata or {}
+        for idx in meta.get("index_columns", []):
+            if isinstance(idx, dict) and idx.get("kind") == "range" and idx.get("name"):
+                self.range_index = (str(idx["name"]), int(idx["start"]), int(idx["step"]))
+                self.flat.append(self.range_index[0])
+
+    def _scan_root(self) -> None:
+        from uproot.interpretation.jagged import AsJagged
+        from uproot.interpretation.numerical import AsDtype
+
+        t = _open_root_tree(self.path, self.tree)
+        for name, branch in t.items():
+            if "/" in name or "." in name:  # sub-branches of objects: not event columns
+                continue
+            interp = getattr(branch, "interpretation", None)
+            if interp is None:  # an RNTuple field: classified by its C++ type
+                kind = _rntuple_kind(branch.typename)
+            elif isinstance(interp, AsJagged):
+                kind = "jagged"
+            elif isinstance(interp, AsDtype) and interp.inner_shape == ():
+                kind = "flat"
+            else:
+                kind = "other"
+            if kind == "flat":
+                self.flat.append(name)
+            elif kind == "jagged":
+                self.jagged.append(name)
+            else:
+                self.other[name] = branch.typename
+
+    def _scan_csv(self) -> None:
+        try:
+            with open(self.path, "rb") as fh:  # our handle: pandas leaks its own when it raises
+                header = list(pd.read_csv(fh, nrows=0, comment="#").columns)
+        except Exception as err:
+            raise InputFileError(f"{self.path}: not a readable CSV file ({type(err).__name__}: {err})") from None
+        self.flat = [c for c in header if not _CSV_INDEX.match(str(c))]
+
+    @property
+    def columns(self) -> list[str]:
+        return self.flat + self.jagged
+
+    def chunks(self, names: Sequence[str], chunk_size: int | None) -> Iterator[dict[str, Any]]:
+        """Chunks of the named columns (flat: numpy, jagged: awkward), at most ``chunk_size`` events each."""
+        names = list(names)
+        stored = [n for n in names if self.range_index is None or n != self.range_index[0]]
+        if self.fmt == "parquet":
+            yield from self._parquet_chunks(names, stored, chunk_size)
+        elif self.fmt == "root":
+            t = _open_root_tree(self.path, self.tree)
+            steps = t.iterate(stored, step_size=chunk_size or t.num_entries or 1, library="ak") if stored else [None]
+            for batch in steps:
+                yield {n: (batch[n] if n in self.jagged else _flat_numpy(batch[n])) for n in stored}
+        else:
+            with open(self.path, "rb") as fh:
+                if chunk_size is None:
+                    frames = [pd.read_csv(fh, usecols=stored, comment="#")]
+                else:
+                    frames = pd.read_csv(fh, usecols=stored, comment="#", chunksize=chunk_size)
+                for df in frames:
+                    yield {n: df[n].to_numpy() for n in stored}
+
+    def _parquet_chunks(self, names: list[str], stored: list[str], chunk_size: int | None) -> Iterator[dict[str, Any]]:
+        import pyarrow as pa
+
+        pf = _parquet_file(self.path)
+        batches = pf.iter_batches(batch_size=chunk_size, columns=stored) if chunk_size else [pf.read(columns=stored)]
+        offset = 0
+        for batch in batches:
+            out: dict[str, Any] = {}
+            for n in stored:
+                col = batch.column(n)
+                if isinstance(col, pa.ChunkedArray):
+                    col = col.combine_chunks()
+                if pa.types.is_dictionary(col.type):
+                    col = col.dictionary_decode()
+                if n in self.jagged:
+                    import awkward as ak
+
+                    out[n] = ak.from_arrow(col)
+                else:
+                    out[n] = col.to_numpy(zero_copy_only=False)
+            length = batch.num_rows
+            if self.range_index is not None and self.range_index[0] in names:
+                name, start, step = self.range_index
+                out[name] = start + step * np.arange(offset, offset + length)
+            offset += length
+            yield out
+
+
+_RNTUPLE_NUMBERS = re.compile(r"^(std::)?(u?int(8|16|32|64)_t|double|float|bool|char|short|int|long|unsigned( int| short| char| long)?)$")
+_RNTUPLE_LISTS = re.compile(r"^(std::vector|ROOT::VecOps::RVec|ROOT::RVec)<\s*(.+?)\s*>$")
+
+
+def _rntuple_kind(typename: str) -> str:
+    """"flat", "jagged" or "other" for the C++ type of an RNTuple field."""
+    t = typename.strip()
+    if _RNTUPLE_NUMBERS.match(t):
+        return "flat"
+    m = _RNTUPLE_LISTS.match(t)
+    return "jagged" if m and _RNTUPLE_NUMBERS.match(m.group(2)) else "other"
+
+
+def _flat_numpy(a: Any) -> np.ndarray:
+    import awkward as ak
+
+    return np.asarray(ak.to_numpy(a))
+
+
+def _resolve(source: _Source, columns: Sequence[str] | None, aliases: Mapping[str, str], cut: str | None) -> tuple[list[str], list[str]]:
+    """(the output columns, the stored columns to read for them, the aliases and the cut)."""
+    from hepgan.expressions import names as expr_names
+
+    where = str(source.path)
+    available = source.flat + [a for a in aliases if a not in source.flat]
+    if columns is None:
+        out = list(available)
+        if source.jagged:
+            import logging
+
+            logging.getLogger("hepgan").info(
+                "%s: left out the jagged branches %s (a variable number of values per event); map one to a column with "
+                "--alias NAME=EXPRESSION, e.g. %s=%s[:, 0]", where, ", ".join(source.jagged), source.jagged[0], source.jagged[0],
+            )  # fmt: skip
+    else:
+        out = list(columns)
+        for c in out:
+            if c not in aliases and c in source.other:
+                raise SchemaError(f"{where}: column '{c}' has type {source.other[c]}, expected a number")
+            if c not in aliases and c in source.jagged:
+                raise SchemaError(
+                    f"{where}: column '{c}' is a jagged branch (a variable number of values per event); map it to one value "
+                    f"per event with an alias, e.g. --alias {c}={c}[:, 0] (and a --cut that keeps events with at least one)"
+                )
+        check_columns(available + source.jagged, out, where)
+    needed = [c for c in out if c not in aliases]
+    for expr in [*(aliases[c] for c in out if c in aliases), *([cut] if cut else [])]:
+        needed += sorted(expr_names(expr))
+    for n in needed:
+        if n not in source.columns:
+            check_columns(source.columns, [n], where)
+    return out, list(dict.fromkeys(needed))
+
+
+def _columns_of(source: _Source, arrays: dict[str, Any], out: list[str], aliases: Mapping[str, str], cut: str | None) -> pd.DataFrame:
+    """Applies the cut and the aliases to one chunk; returns the flat table of the output columns."""
+    from hepgan.expressions import evaluate
+
+    if cut:
+        mask = evaluate(cut, arrays)
+        try:
+            mask = np.asarray(_flat_numpy(mask) if not isinstance(mask, np.ndarray) else mask)
+        except Exception:
+            mask = None
+        if mask is None or mask.ndim != 1 or mask.dtype != bool:
+            raise ConfigError(f"{source.path}: the cut {cut!r} gives no single true/false value per event")
+        arrays = {k: v[mask] for k, v in arrays.items()}
+    cols = {}
+    for c in out:
+        if c in aliases:
+            v = evaluate(aliases[c], arrays)
+            try:
+                v = np.asarray(_flat_numpy(v) if not isinstance(v, np.ndarray) else v, dtype=np.float64)
+            except Exception:
+                v = None
+            if v is None or v.ndim != 1:
+                raise ConfigError(f"{source.path}: the alias {c}={aliases[c]} gives no single number per event; index it, e.g. [:, 0]")
+            cols[c] = v
+        else:
+            cols[c] = np.array(arrays[c])  # a writable copy: uproot and pyarrow hand out read-only buffers
+    return pd.DataFrame(cols)
+
+
 def read_table(
     path: str | Path,
     columns: Sequence[str] | None = None,
     fmt: str | None = None,
     drop_nan: bool = False,
+    aliases: Mapping[str, str] | None = None,
+    cut: str | None = None,
 ) -> pd.DataFrame:
     """Reads an event table, checking it on the way.
 
+    Whatever pandas, pyarrow, polars, awkward or uproot wrote reads the same: an unnamed pandas
+    index is dropped, a named one is a column, dictionary-encoded and small integer or float
+    columns become numbers. Only the columns asked for (and what their aliases and the cut
+    read) are loaded; jagged branches are left out unless an alias or the cut uses them.
+
     Args:
         path: Parquet, ROOT (``file.root`` or ``file.root:tree``) or CSV file.
-        columns: columns to read; all when None. Missing ones raise SchemaError.
+        columns: columns to read; all flat ones (and the aliases) when None. Missing ones raise SchemaError.
         fmt: force a format instead of the suffix.
         drop_nan: drop rows with NaN/inf (logged) instead of raising.
+        aliases: column name -> expression over the file's columns (:mod:`hepgan.expressions`),
+            e.g. ``{"pho1_pt": "Photon_pt[:, 0]", "n_vtx": "PV_npvs"}``.
+        cut: an event selection, e.g. ``"nPhoton >= 2"``, applied before the aliases.
 
     Returns:
         DataFrame (N rows).
     """
+    frames = list(_read(path, columns, fmt, None, aliases, cut))
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if len(df) == 0:
+        where = _split_root_path(path)[0]
+        raise SchemaError(f"{where}: the table has no rows" + (f" passing the cut {cut!r}" if cut else ""))
+    return check_finite(df, str(_split_root_path(path)[0]), drop=drop_nan)
+
+
+def _read(path, columns, fmt, chunk_size, aliases, cut) -> Iterator[pd.DataFrame]:
     path, tree = _split_root_path(path)
     fmt = _format_of(path, fmt)
     _check_exists(path)
-    available = _available_columns(path, fmt, tree)
-    if columns is not None:
-        check_columns(available, columns, str(path))
-    cols = list(columns) if columns is not None else available
-    try:
-        if fmt == "parquet":
-            df = _parquet_file(path).read(columns=cols).to_pandas()
-        elif fmt == "root":
-            df = pd.DataFrame(_open_root_tree(path, tree).arrays(cols, library="np"))
-        else:
-            with open(path, "rb") as fh:
-                df = pd.read_csv(fh, usecols=cols, comment="#")
-    except (InputFileError, SchemaError):
-        raise
-    except Exception as err:
-        raise InputFileError(f"{path}: cannot read ({type(err).__name__}: {err})") from None
-    if len(df) == 0:
-        raise SchemaError(f"{path}: the table has no rows")
-    return check_finite(df[cols], str(path), drop=drop_nan)
+    aliases = dict(aliases or {})
+    source = _Source(path, fmt, tree)
+    out, needed = _resolve(source, columns, aliases, cut)
+    with _wrap_read_errors(path):
+        for arrays in source.chunks(needed, chunk_size):
+            yield _columns_of(source, arrays, out, aliases, cut)
 
 
 def iter_table(
@@ -438,30 +778,52 @@ def iter_table(
     columns: Sequence[str] | None = None,
     chunk_size: int = 100_000,
     drop_nan: bool = False,
+    aliases: Mapping[str, str] | None = None,
+    cut: str | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """Streams an event table in chunks of at most ``chunk_size`` rows (bounded memory)."""
-    path, tree = _split_root_path(path)
-    fmt = _format_of(path)
-    _check_exists(path)
-    available = _available_columns(path, fmt, tree)
-    if columns is not None:
-        check_columns(available, columns, str(path))
-    cols = list(columns) if columns is not None else available
+    """Streams an event table in chunks of at most ``chunk_size`` rows (bounded memory); arguments as :func:`read_table`."""
+    where = str(_split_root_path(path)[0])
     n = 0
-    with contextlib.ExitStack() as stack, _wrap_read_errors(path):
-        if fmt == "parquet":
-            chunks = (b.to_pandas() for b in _parquet_file(path).iter_batches(batch_size=chunk_size, columns=cols))
-        elif fmt == "root":
-            t = _open_root_tree(path, tree)
-            chunks = (pd.DataFrame(a) for a in t.iterate(cols, step_size=chunk_size, library="np"))
-        else:
-            fh = stack.enter_context(open(path, "rb"))
-            chunks = stack.enter_context(pd.read_csv(fh, usecols=cols, comment="#", chunksize=chunk_size))
-        for df in chunks:
-            n += len(df)
-            yield check_finite(df[cols], str(path), drop=drop_nan)
+    for df in _read(path, columns, None, chunk_size, aliases, cut):
+        n += len(df)
+        if len(df):
+            yield check_finite(df, where, drop=drop_nan)
     if n == 0:
-        raise SchemaError(f"{path}: the table has no rows")
+        raise SchemaError(f"{where}: the table has no rows" + (f" passing the cut {cut!r}" if cut else ""))
+
+
+def check_table_columns(path: str | Path, wanted: Sequence[str], aliases: Mapping[str, str] | None = None, cut: str | None = None) -> None:
+    """Raises one clear SchemaError when a table lacks a wanted column (or holds it jagged, or as a non-number)."""
+    path, tree = _split_root_path(path)
+    _check_exists(path)
+    _resolve(_Source(path, _format_of(path), tree), list(wanted), dict(aliases or {}), cut)
+
+
+def table_columns(path: str | Path, aliases: Mapping[str, str] | None = None, numbers_only: bool = True) -> list[str]:
+    """The flat columns a table offers (jagged branches left out) and the aliases' names.
+
+    With ``numbers_only=False`` the columns of other types (strings, objects) are listed too, so
+    that asking for one gives a clear error rather than a missing column.
+    """
+    path, tree = _split_root_path(path)
+    _check_exists(path)
+    source = _Source(path, _format_of(path), tree)
+    own = source.flat + ([] if numbers_only else list(source.other))
+    return own + [a for a in (aliases or {}) if a not in own]
+
+
+def count_rows(path: str | Path) -> int | None:
+    """Rows of a Parquet file or ROOT tree from its metadata (None for CSV or when unreadable)."""
+    path, tree = _split_root_path(path)
+    try:
+        fmt = _format_of(path)
+        if fmt == "parquet":
+            return int(_parquet_file(path).metadata.num_rows)
+        if fmt == "root":
+            return int(_open_root_tree(path, tree).num_entries)
+    except Exception:  # a count is a convenience: never fail for it
+        return None
+    return None
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

@@ -23,6 +23,7 @@ __all__ = [
     "noisy_labels",
     "generator_bce",
     "input_gradient",
+    "gradient_penalty",
     "wgan_gp_penalty",
     "wasserstein_critic",
     "wasserstein_generator",
@@ -221,6 +222,23 @@ def input_gradient(f: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tensor, Te
     y, pullback = torch.func.vjp(f, x.detach())
     (grad,) = pullback(torch.ones_like(y))
     return y, grad
+
+
+def gradient_penalty(grad: Tensor, w: Tensor | None = None) -> Tensor:
+    r"""The weighted mean squared norm of per-event input gradients, :math:`\sum_i w_i \|g_i\|^2 / \sum_i w_i`.
+
+    With the gradients of the discriminator's logit on real events this is the R1 penalty, on
+    generated events R2 (Mescheder et al., arXiv:1801.04406); the caller multiplies by gamma / 2.
+
+    Arguments:
+        grad: :math:`\nabla_x \phi` per event, shape (N, ...) (from :func:`input_gradient`).
+        w: The event weights, shape (N,) (None: unit weights).
+
+    Example:
+        >>> gradient_penalty(torch.tensor([[3.0, 4.0], [0.0, 1.0]]))
+        tensor(13.)
+    """
+    return _mean(grad.flatten(1).square().sum(dim=1), w)
 
 
 def wgan_gp_penalty(

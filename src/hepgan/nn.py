@@ -42,6 +42,8 @@ __all__ = [
     "build_generator",
     "build_discriminator",
     "init_parameters",
+    "activation_bytes_per_row",
+    "rows_per_batch",
     "ARCHS",
     "ACTIVATIONS",
 ]
@@ -68,7 +70,8 @@ def _check_dims(**dims: tuple[int, int]) -> None:
 
 def _concat(a: Tensor, b: Tensor, n_a: int, n_b: int, names: str) -> Tensor:
     # A clear message beats torch's "mat1 and mat2 shapes cannot be multiplied".
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != n_a or b.shape[1] != n_b or len(a) != len(b):
+    # shape[0], not len(): len() fixes a symbolic batch size to a number when the network is exported
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != n_a or b.shape[1] != n_b or a.shape[0] != b.shape[0]:
         name_a, name_b = names.split(",")
         raise ValueError(
             f"expected {name_a} of shape (N, {n_a}) and {name_b} of shape (N, {n_b}), "
@@ -409,3 +412,53 @@ def _on_device(p: Tensor | None, generator: torch.Generator) -> Tensor | None:
     if p is None or p.device == generator.device:
         return p
     return torch.empty(p.shape, dtype=p.dtype, device=generator.device)
+
+
+@torch.no_grad()
+def activation_bytes_per_row(module: nn.Module, *inputs: Tensor) -> int:
+    """Bytes of all layer outputs of ``module`` for one row, measured on a small probe batch.
+
+    The sum over every leaf module's output is an upper bound of what a forward pass without
+    gradients holds at its peak (only a few of them are alive at once).
+
+    Args:
+        module: the network.
+        *inputs: a probe batch of its inputs, each (n, ...) with the same n >= 1.
+
+    Example:
+        >>> activation_bytes_per_row(MLP(4, 2, hidden=(8,)), torch.zeros(3, 4))  # 8 + 8 + 2 floats
+        72
+    """
+    total = 0
+
+    def hook(m, args, out):
+        nonlocal total
+        if isinstance(out, Tensor):
+            total += out.numel() * out.element_size()
+
+    leaves = [m for m in module.modules() if not any(True for _ in m.children())]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    try:
+        module(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    return max(1, math.ceil(total / len(inputs[0])))
+
+
+def rows_per_batch(module: nn.Module, probe: Sequence[Tensor], device: torch.device, low: int = 1024, high: int = 1 << 20) -> int:
+    """Rows per forward pass that fit a memory budget: a quarter of the free GPU memory on CUDA, 1 GiB on a CPU.
+
+    Args:
+        module: the network (on ``device``).
+        probe: a small batch of its inputs (see :func:`activation_bytes_per_row`).
+        device: where it runs.
+        low, high: the range of the answer.
+    """
+    per_row = activation_bytes_per_row(module, *probe)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        budget = free // 4
+    else:
+        budget = 1 << 30
+    return int(min(high, max(low, budget // per_row)))

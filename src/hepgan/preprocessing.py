@@ -186,6 +186,18 @@ class TablePreprocessor:
                 x[:, j] = np.floor(x[:, j])
         return x
 
+    def outside(self, x: np.ndarray) -> np.ndarray:
+        """(N, D) bool: which values lie outside the range seen in the fit (discrete: outside its integers)."""
+        x = np.asarray(x, dtype=np.float64)
+        out = np.zeros(x.shape, dtype=bool)
+        for j, (c, t) in enumerate(zip(self.columns, self.transforms_)):
+            lo, hi = t.knots_[0], t.knots_[-1]
+            if c in self.discrete:  # the fit saw v + U[0, 1): v is inside when [v, v + 1) meets [lo, hi]
+                out[:, j] = (x[:, j] + 1 <= lo) | (x[:, j] > hi)
+            else:
+                out[:, j] = (x[:, j] < lo) | (x[:, j] > hi)
+        return out
+
     def transform_torch(self, x, generator=None):
         """:meth:`transform` on the device: (N, D) tensor -> (N, D) float64 tensor.
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,6 +62,8 @@ from hepgan.metrics import (
 )
 
 __all__ = ["evaluate_samples", "evaluation_figures", "write_report", "metrics_table", "jsonable"]
+
+log = logging.getLogger("hepgan")
 
 _NULL_ABS_Z_MEAN = math.sqrt(2 / math.pi)
 _NULL_ABS_Z_SD = math.sqrt(1 - 2 / math.pi)
@@ -250,9 +253,27 @@ def evaluate_samples(
         if len(x_columns) > 5:
             notes.append(f"-2lnLambda: the first 5 x columns only ({', '.join(nll['columns'])})")
 
+    checks = [
+        {"metric": "KS per feature", "value": f"{len(bad)} of {len(feats)} features with p < 0.0027", "reference": "none",
+         "passed": not bad, "detail": ", ".join(bad)},
+        {"metric": "classifier AUC", "value": f"{clf.auc:.3f} +- {clf.auc_err:.3f}", "reference": f"{ref_clf.auc:.3f} +- {ref_clf.auc_err:.3f}",
+         "passed": "NOT" not in verdicts[1], "detail": "reference: two halves of the reference sample"},
+    ]  # fmt: skip
+    if "chi" in dc:
+        checks.append({"metric": "distance correlation chi", "value": f"{dc['chi']:.2f}",
+                       "reference": f"{_NULL_ABS_Z_MEAN:.2f} +- {dc['expected_null_sd']:.2f}", "passed": "NOT" not in verdicts[2],
+                       "detail": f"worst pair {dc['pairs'][0]['i']}-{dc['pairs'][0]['j']}, pull {dc['pairs'][0]['pull']:.1f}"})  # fmt: skip
+    mmd_v = next(v for v in verdicts if v.startswith("MMD"))
+    checks.append({"metric": "MMD^2", "value": f"{mmd:.2e}", "reference": f"{np.mean(null):.2e} +- {sd:.2e}", "passed": "NOT" not in mmd_v,
+                   "detail": "reference: random halves of the reference sample"})  # fmt: skip
+    if nll is not None:
+        checks.append({"metric": "-2lnLambda excess / event", "value": f"{nll['excess_per_event']:.4f} +- {nll['excess_per_event_sd']:.4f}",
+                       "reference": f"{nll['reference_excess_per_event']:.4f} +- {nll['reference_excess_per_event_sd']:.4f}",
+                       "passed": "NOT" not in nll["verdict"], "detail": "reference: two halves of the reference sample"})  # fmt: skip
     return {
         "n_reference": len(reference),
         "n_test": len(test),
+        "checks": checks,
         "sum_w_reference": float(w_r.sum()),
         "sum_w_test": float(w_t.sum()),
         "observables": observables,
@@ -276,12 +297,20 @@ def evaluation_figures(
     weight: str | None = None,
     labels: tuple[str, str] = ("Full MC", "GANed"),
     extra: pd.DataFrame | None = None,
+    title: str = "",
+    replicas: Sequence[pd.DataFrame] = (),
+    others: dict[str, pd.DataFrame] | None = None,
 ) -> list[Path]:
-    """Figures of one comparison: corner plot and ratio histograms of the x columns, correlation matrices,
-    and, with ``extra`` (MC CR), the generated object's pT in MC SR / MC CR / GANed CR.
+    """Figures of one comparison: corner plot and ratio histograms of the x columns, correlation matrices
+    with their difference, and, with ``extra`` (MC CR), the generated object's pT in MC SR / MC CR / GANed CR.
+
+    Args:
+        title: what is compared, e.g. "Held-out SR: generated object vs MC truth" (each figure's title).
+        replicas: further samples like ``test`` (other seeds, an ensemble): their spread is a band.
+        others: further samples drawn in the histograms, by label (a baseline run's, say).
 
     Returns:
-        The PNG paths written in ``out_dir``.
+        The PNG paths written in ``out_dir`` (a PDF beside each).
     """
     from hepgan import plots
 
@@ -296,21 +325,33 @@ def evaluation_figures(
         plots.corner_plot(reference, test, xs, out_dir / f"{prefix}corner.png", w(reference), w(test), labels)
     ]
     dc = result["distance_correlation"]
+    pulls = None
+    if "pairs" in dc:
+        cols = result["observables"]
+        pulls = np.zeros((len(cols), len(cols)))
+        for pr in dc["pairs"]:
+            i, j = cols.index(pr["i"]), cols.index(pr["j"])
+            sign = np.sign(pr["d_b"] - pr["d_a"])
+            pulls[i, j] = pulls[j, i] = sign * pr["pull"]
     paths.append(
         plots.correlation_matrices(
             [np.array(dc["reference"]["d"]), np.array(dc["test"]["d"])],
             [labels[0], labels[1]],
             result["observables"],
             out_dir / f"{prefix}dcor.png",
+            pulls=pulls,
         )
     )
     for c in xs:
+        xlabel, log = plots.axis_label(c)
+        bands = {labels[1]: [(r[c].to_numpy(), w(r)) for r in replicas]} if replicas else None
         paths.append(
             plots.histogram_ratio(
-                {labels[0]: (reference[c].to_numpy(), w(reference)), labels[1]: (test[c].to_numpy(), w(test))},
+                {labels[0]: (reference[c].to_numpy(), w(reference)), labels[1]: (test[c].to_numpy(), w(test)),
+                 **{k: (v[c].to_numpy(), w(v)) for k, v in (others or {}).items()}},
                 out_dir / f"{prefix}hist_{c}.png",
-                xlabel=c,
-            )
+                xlabel=xlabel, log=log, title=title, bands=bands,
+            )  # fmt: skip
         )
     if extra is not None:
         pt = next((c for c in xs if c.endswith("pt")), xs[0])
@@ -321,7 +362,7 @@ def evaluation_figures(
                     (extra[pt].to_numpy(), w(extra)),
                     (test[pt].to_numpy(), w(test)),
                     out_dir / f"{prefix}pt_sr_cr_gan.png",
-                    xlabel=pt,
+                    xlabel=plots.axis_label(pt)[0],
                 )
             )
     return paths
@@ -346,7 +387,28 @@ def metrics_table(result: dict[str, Any]) -> str:
 
 def _img(path: Path, alt: str) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode()
-    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(alt)}</figcaption></figure>'
+    pdf = Path(path).with_suffix(".pdf")
+    link = f' (<a href="{html.escape(pdf.parent.name + "/" + pdf.name)}">PDF</a>)' if pdf.is_file() else ""
+    wide = ' class="wide"' if Path(path).stem.endswith("dcor") else ""  # three matrices side by side: the page's width
+    return (f'<figure{wide}><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(alt)}{link}</figcaption></figure>")  # fmt: skip
+
+
+def _caption(path: Path, comp_name: str, title: str) -> str:
+    """What a comparison's figure shows, from its file name."""
+    from hepgan.plots import axis_label
+
+    stem = path.stem[len(comp_name) + 1 :] if path.stem.startswith(comp_name + "_") else path.stem
+    if stem == "corner":
+        return f"{title}: the generated columns, 1-D shapes and contours holding 25, 50 and 75 % of the events"
+    if stem == "dcor":
+        return f"{title}: distance correlations of every pair of observables, reference, test, and their difference in units of its error"
+    if stem.startswith("hist_"):
+        label = axis_label(stem[len("hist_") :])[0].replace("$", "").replace("\\", "")
+        return f"{title}: {label}, unit area, with the ratio to the reference (arrows: points beyond the panel)"
+    if stem == "pt_sr_cr_gan":
+        return "The generated object's pT in MC SR, MC CR and GANed CR: what the CR -> SR transfer must reproduce"
+    return f"{title}: {stem}"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], cls: str = "") -> str:
@@ -394,15 +456,68 @@ def _comparison_html(comp: dict, result: dict, figures: list[Path]) -> str:
         ))
     if result["notes"]:
         parts.append('<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in result["notes"]) + "</ul>")
-    parts.append('<div class="figs">' + "".join(_img(p, p.stem) for p in figures) + "</div>")
+    parts.append('<div class="figs">' + "".join(_img(p, _caption(p, comp["name"], result["title"])) for p in figures) + "</div>")
     return "\n".join(parts)
+
+
+def _baseline_sample(baseline: Path, comp: dict[str, Any], ref: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """(label, test table) of a baseline run's comparison of the same name, on the same reference events."""
+    ev = baseline / "evaluation"
+    if not (ev / comp["reference"]).is_file() or not (ev / comp["test"]).is_file():
+        raise InputFileError(f"{baseline}: no evaluation/{comp['test']} beside evaluation/{comp['reference']}: not a finished run of this method")
+    b_ref = read_table(ev / comp["reference"])
+    if len(b_ref) != len(ref) or not np.array_equal(b_ref.to_numpy(np.float64), ref[list(b_ref.columns)].to_numpy(np.float64)):
+        raise InputFileError(f"{baseline}: its held-out events differ from this run's (another sample or data.split_seed): no comparison on the same events")
+    roles = _read_json(ev / "roles.json") if (ev / "roles.json").is_file() else {}
+    label = next((c.get("labels", [None, None])[1] for c in roles.get("comparisons", []) if c.get("name") == comp["name"]), None)
+    return f"{label or 'test'} ({baseline.name})", read_table(ev / comp["test"])
+
+
+def _verdict_html(rows: list[tuple[str, dict[str, Any]]]) -> str:
+    """The verdict table that opens a report: every comparison's every check, passed or not."""
+    if not rows:
+        return "<h2>Verdict</h2><p>No comparisons in this run folder.</p>"
+    n_fail = sum(not c["passed"] for _, c in rows)
+    head = (f"<p class='fail'><b>{n_fail} of {len(rows)} checks find the samples incompatible.</b></p>" if n_fail
+            else f"<p class='pass'><b>All {len(rows)} checks find the samples compatible.</b></p>")  # fmt: skip
+    body = "".join(
+        f"<tr class='{'pass' if c['passed'] else 'fail'}'><td>{html.escape(title)}</td><td>{html.escape(c['metric'])}</td>"
+        f"<td>{html.escape(c['value'])}</td><td>{html.escape(c['reference'])}</td>"
+        f"<td><b>{'compatible' if c['passed'] else 'NOT compatible'}</b></td><td>{html.escape(c.get('detail', ''))}</td></tr>"
+        for title, c in rows
+    )
+    table = ("<table class='verdict'><thead><tr><th>comparison</th><th>metric</th><th>value</th><th>reference</th>"
+             f"<th>verdict (3 sigma)</th><th>note</th></tr></thead><tbody>{body}</tbody></table>")  # fmt: skip
+    return "<h2>Verdict</h2>" + head + table
+
+
+def _provenance_html(prov: dict[str, Any] | None, seed: int) -> str:
+    """The footer: what made the run and this report."""
+    from hepgan.provenance import record
+
+    now = record(command=None)
+    rows = [["report made", f"{now['time']} by hepgan {now['hepgan_version']}, torch {now['torch_version']}, seed {seed}"]]
+    if prov:
+        rows += [
+            ["run made", f"{prov.get('time')} by hepgan {prov.get('hepgan_version')} (git {prov.get('git_commit') or 'unknown'}), "
+                         f"torch {prov.get('torch_version')}, Python {prov.get('python')}"],
+            ["command", prov.get("command", "")],
+            *[["input", f"{p}: sha256 {h}"] for p, h in (prov.get("inputs") or {}).items()],
+            *[["model", f"{Path(p).name}: digest {d}"] for p, d in (prov.get("models") or {}).items()],
+        ]  # fmt: skip
+    else:
+        rows.append(["run made", "no provenance.json in this run folder"])
+    return "<h2>Provenance</h2>" + _table(["", ""], rows, "provenance")
 
 
 _CSS = """
 body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}
 table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}
 th{background:#eee}td:first-child{text-align:left}.verdicts li{margin:3px 0}.notes{color:#666;font-size:90%}
-figure{display:inline-block;margin:4px}img{max-width:560px}pre{background:#f6f6f6;padding:8px;overflow:auto}
+figure{display:inline-block;margin:4px;vertical-align:top}img{max-width:560px}pre{background:#f6f6f6;padding:8px;overflow:auto}
+figcaption{font-size:90%;max-width:560px}figure.wide img{max-width:100%}figure.wide figcaption{max-width:none}
+tr.pass td{background:#e3f4e3}tr.fail td{background:#fbe1e1}
+p.pass{color:#1a6b1a}p.fail{color:#a11}table.provenance td{text-align:left;font-size:85%}
 """
 
 
@@ -444,12 +559,15 @@ def _method_sections(run_dir: Path) -> list[str]:
     return out
 
 
-def write_report(run_dir: str | Path, seed: int = 0, **evaluate_kwargs: Any) -> Path:
+def write_report(run_dir: str | Path, seed: int = 0, baseline: str | Path | None = None, **evaluate_kwargs: Any) -> Path:
     """Writes RUN_DIR/report.html, RUN_DIR/metrics.json and RUN_DIR/figures/*.png from a run folder.
 
     Args:
         run_dir: the run folder (see the module docstring for its contract).
         seed: seed of all subsamples, splits and bootstraps.
+        baseline: another run folder of the same events (its comparisons' reference tables must be
+            equal): its generated samples are evaluated against the same references, shown beside
+            this run's in the verdict table and drawn in the same histograms.
         **evaluate_kwargs: passed to :func:`evaluate_samples` (n_bootstrap, dcor_max_events, ...).
 
     Returns:
@@ -465,9 +583,55 @@ def write_report(run_dir: str | Path, seed: int = 0, **evaluate_kwargs: Any) -> 
     fig_dir = run_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
     metrics: dict[str, Any] = {"hepgan_version": __version__, "run_dir": str(run_dir), "seed": seed}
-    body = [f"<h1>hepgan report: {html.escape(run_dir.name)}</h1>"]
+    sections: list[str] = []
+    verdict_rows: list[tuple[str, dict[str, Any]]] = []
 
-    cfg = run_dir / "config.yaml"
+    roles_path = run_dir / "evaluation" / "roles.json"
+    metrics["comparisons"] = {}
+    if roles_path.exists():
+        roles = _read_json(roles_path)
+        x_cols = roles.get("x_columns") or []
+        observables = roles.get("observables") or x_cols
+        weight = roles.get("weight")
+        comparisons = roles.get("comparisons", [])
+        for i, comp in enumerate(comparisons, start=1):
+            log.info("report: comparison %d of %d, %s: metrics (classifier, distance correlation, MMD, -2lnLambda) and figures",
+                     i, len(comparisons), comp.get("name"))  # fmt: skip
+            for key in ("name", "reference", "test"):
+                if key not in comp:
+                    raise InputFileError(f"{roles_path}: a comparison lacks the key '{key}'")
+            ev = run_dir / "evaluation"
+            paths = {k: ev / comp[k] for k in ("reference", "test", "extra") if comp.get(k)}
+            if not all(p.exists() for k, p in paths.items() if k != "extra"):
+                missing = [str(p) for k, p in paths.items() if k != "extra" and not p.exists()]
+                sections.append(f"<h2>{html.escape(comp['name'])}</h2><p>skipped: missing {html.escape(', '.join(missing))}</p>")
+                metrics["comparisons"][comp["name"]] = {"skipped": f"missing {', '.join(missing)}"}
+                continue
+            ref, tst = read_table(paths["reference"]), read_table(paths["test"])
+            extra = read_table(paths["extra"]) if "extra" in paths and paths["extra"].exists() else None
+            replicas = [read_table(ev / r) for r in comp.get("replicas", []) if (ev / r).exists()]
+            labels = tuple(comp.get("labels", ("Full MC", "GANed")))
+            others, baseline_rows = {}, []
+            if baseline is not None:
+                b_label, b_test = _baseline_sample(Path(baseline), comp, ref)
+                b_result = evaluate_samples(ref, b_test, observables, x_cols or observables, weight, seed=seed, **evaluate_kwargs)
+                b_title = f"{comp.get('title', comp['name'])} [baseline {b_label}]"
+                b_result.update({"title": b_title, "baseline_run": str(baseline)})
+                metrics["comparisons"][f"{comp['name']}_baseline"] = b_result
+                baseline_rows = [(b_title, c) for c in b_result["checks"]]
+                others = {f"baseline: {b_label}": b_test}
+            result = evaluate_samples(ref, tst, observables, x_cols or observables, weight, seed=seed, **evaluate_kwargs)
+            figs = evaluation_figures(ref, tst, result, fig_dir, prefix=f"{comp['name']}_", weight=weight, extra=extra,
+                                      title=comp.get("title", comp["name"]), replicas=replicas, labels=labels, others=others)  # fmt: skip
+            result.update({"title": comp.get("title", comp["name"]), "reference_file": comp["reference"],
+                           "test_file": comp["test"], "figures": [str(p.relative_to(run_dir)) for p in figs]})
+            metrics["comparisons"][comp["name"]] = result
+            verdict_rows += [(result["title"], c) for c in result["checks"]] + baseline_rows
+            sections.append(_comparison_html(comp, result, figs))
+    else:
+        sections.append("<p>No evaluation/roles.json in this run folder: no sample comparisons.</p>")
+
+    sections += _method_sections(run_dir)
     hist_path = run_dir / "history.json"
     if hist_path.exists():
         hist = _read_json(hist_path)
@@ -478,47 +642,20 @@ def write_report(run_dir: str | Path, seed: int = 0, **evaluate_kwargs: Any) -> 
         epochs = list(hist.get("epoch") or range(len(val)))
         best_val = val[epochs.index(best)] if best in epochs and epochs.index(best) < len(val) else None
         metrics["training"] = {"best_epoch": best, "best_metric_val": best_val, "metric": sel.get("metric"),
-                               "metric_name": sel.get("label") or sel.get("metric"), "epochs": len(epochs)}
-        line = f"best epoch {best}" + (f", validation {metrics['training']['metric_name']} = {best_val:.2f}" if best_val is not None else "")
-        body.append(f"<h2>Training</h2><p>{html.escape(line)}</p>" + _img(png, "training curves"))
-
-    body += _method_sections(run_dir)
-    roles_path = run_dir / "evaluation" / "roles.json"
-    metrics["comparisons"] = {}
-    if roles_path.exists():
-        roles = _read_json(roles_path)
-        x_cols = roles.get("x_columns") or []
-        observables = roles.get("observables") or x_cols
-        weight = roles.get("weight")
-        for comp in roles.get("comparisons", []):
-            for key in ("name", "reference", "test"):
-                if key not in comp:
-                    raise InputFileError(f"{roles_path}: a comparison lacks the key '{key}'")
-            ev = run_dir / "evaluation"
-            paths = {k: ev / comp[k] for k in ("reference", "test", "extra") if comp.get(k)}
-            if not all(p.exists() for k, p in paths.items() if k != "extra"):
-                missing = [str(p) for k, p in paths.items() if k != "extra" and not p.exists()]
-                body.append(f"<h2>{html.escape(comp['name'])}</h2><p>skipped: missing {html.escape(', '.join(missing))}</p>")
-                metrics["comparisons"][comp["name"]] = {"skipped": f"missing {', '.join(missing)}"}
-                continue
-            ref, tst = read_table(paths["reference"]), read_table(paths["test"])
-            extra = read_table(paths["extra"]) if "extra" in paths and paths["extra"].exists() else None
-            result = evaluate_samples(ref, tst, observables, x_cols or observables, weight, seed=seed, **evaluate_kwargs)
-            figs = evaluation_figures(ref, tst, result, fig_dir, prefix=f"{comp['name']}_", weight=weight, extra=extra)
-            result.update({"title": comp.get("title", comp["name"]), "reference_file": comp["reference"],
-                           "test_file": comp["test"], "figures": [str(p.relative_to(run_dir)) for p in figs]})
-            metrics["comparisons"][comp["name"]] = result
-            body.append(_comparison_html(comp, result, figs))
-    else:
-        body.append("<p>No evaluation/roles.json in this run folder: no sample comparisons.</p>")
-
+                               "metric_name": sel.get("label") or sel.get("metric"), "epochs": len(epochs)}  # fmt: skip
+        line = f"kept epoch {best} of {len(epochs)}" + (f": validation {metrics['training']['metric_name']} = {best_val:.4g}" if best_val is not None else "")
+        sections.append(f"<h2>Training</h2><p>{html.escape(line)}</p>" + _img(png, "Training: losses, the selecting metric and the learning rate per epoch"))
+    cfg = run_dir / "config.yaml"
     if cfg.exists():
-        body.append("<h2>Configuration</h2><pre>" + html.escape(cfg.read_text()) + "</pre>")
+        sections.append("<h2>Configuration</h2><pre>" + html.escape(cfg.read_text()) + "</pre>")
+    prov = _read_json(run_dir / "provenance.json") if (run_dir / "provenance.json").is_file() else None
+    metrics["provenance"] = prov
+    body = [f"<h1>hepgan report: {html.escape(run_dir.name)}</h1>", _verdict_html(verdict_rows), *sections, _provenance_html(prov, seed)]
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>hepgan report "
         f"{html.escape(run_dir.name)}</title><style>{_CSS}</style></head><body>"
         + "\n".join(body)
-        + f"<p class='notes'>hepgan {__version__}, seed {seed}</p></body></html>"
+        + "</body></html>"
     )
     with atomic_path(run_dir / "metrics.json") as tmp:
         tmp.write_text(json.dumps(jsonable(metrics), indent=1))

@@ -6,8 +6,9 @@ section :class:`DataConfig` and its training section :class:`TrainingConfig`, so
 they share are checked in one place. :func:`load_config` reads any run config, applies
 dotted ``--set`` overrides (:func:`apply_overrides`) and validates it; :func:`split_events`
 makes the seeded train / validation / test split; :func:`event_weights` reads the weight
-column; :func:`prepare_run_dir` and :func:`save_fit` write what every run folder holds
-(``config.yaml``, ``history.json``, ``model_best.safetensors``, ``model_last.safetensors``).
+column; :func:`open_run_dir` and :func:`save_fit` write what every run folder holds
+(``config.yaml``, ``history.json``, ``model_best.safetensors``, ``model_last.safetensors``), and
+:func:`execute_run` runs any method's part of a run in its locked run folder.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ __all__ = [
     "apply_overrides",
     "split_events",
     "event_weights",
-    "prepare_run_dir",
+    "open_run_dir",
     "check_resumable",
     "save_fit",
     "torch_threads",
@@ -56,8 +57,23 @@ class DataConfig:
     max_events: int | None = None  # cap on events used (after shuffling)
     split_seed: int = 1
     drop_nan: bool = False  # drop rows with NaN/inf values (logged) instead of stopping
+    aliases: dict[str, str] = dataclasses.field(default_factory=dict)  # column -> expression (hepgan.expressions)
+    cut: str | None = None  # event selection before the aliases, e.g. "nPhoton >= 2"
 
     def validate(self, where: str) -> None:
+        from hepgan.expressions import check as check_expression
+
+        for name, expr in self.aliases.items():
+            check(str(name).isidentifier(), f"{where}.aliases", "column names that are identifiers", name)
+            try:
+                check_expression(str(expr))
+            except ConfigError as err:
+                raise ConfigError(f"{where}.aliases.{name}: {err}") from None
+        if self.cut is not None:
+            try:
+                check_expression(self.cut)
+            except ConfigError as err:
+                raise ConfigError(f"{where}.cut: {err}") from None
         check(0 < self.validation_fraction < 1, f"{where}.validation_fraction", "a number in (0, 1)", self.validation_fraction)
         check(0 <= self.test_fraction < 1, f"{where}.test_fraction", "a number in [0, 1)", self.test_fraction)
         check(self.validation_fraction + self.test_fraction < 0.9, f"{where}.test_fraction", "validation + test fractions < 0.9", self.test_fraction)
@@ -225,25 +241,33 @@ def event_weights(df: pd.DataFrame, cfg: DataConfig) -> np.ndarray | None:
 # --------------------------------------------------------------------------- run folder
 
 
-def prepare_run_dir(run_dir: str | Path, cfg: RunConfig, resume: bool, overwrite: bool) -> Path:
-    """Claims a run folder and writes config.yaml (a new run), or checks it can be resumed.
+@contextlib.contextmanager
+def open_run_dir(run_dir: str | Path, cfg: RunConfig, resume: bool, overwrite: bool, command: str = "train") -> Iterator[Path]:
+    """The run folder for the block, locked against a second hepgan process.
 
-    Call it after every input check: bad input must leave nothing behind.
+    A new run: the folder is created, or an existing one taken (hepgan's own, or with
+    ``overwrite`` a user's, whose files are left alone), a run already there is refused unless
+    ``overwrite``, and config.yaml is written. ``resume``: the folder must hold a run. Call it
+    after every input check: bad input must leave nothing behind.
     """
     import yaml
 
-    from hepgan.io import atomic_path, claim_run_dir
+    from hepgan.io import atomic_path, claim_run_dir, clear_run, run_dir_lock
 
     run_dir = Path(run_dir)
     if resume:
         check_resumable(run_dir)
-        for stale in run_dir.glob(".*.tmp"):  # left by a process killed while writing (kill -9)
-            stale.unlink()
-        return run_dir
-    claim_run_dir(run_dir, overwrite)
-    with atomic_path(run_dir / "config.yaml") as tmp:
-        tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
-    return run_dir
+        with run_dir_lock(run_dir):
+            for stale in run_dir.glob(".*.tmp"):  # left by a process killed while writing (kill -9)
+                stale.unlink()
+            yield run_dir
+        return
+    claim_run_dir(run_dir, overwrite, command)
+    with run_dir_lock(run_dir):
+        clear_run(run_dir, overwrite)
+        with atomic_path(run_dir / "config.yaml") as tmp:
+            tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        yield run_dir
 
 
 def check_resumable(run_dir: str | Path) -> None:
@@ -260,6 +284,19 @@ def save_fit(run_dir: str | Path, model: Any, extra: dict[str, Any] | None = Non
     write_history(run_dir / "history.json", model.history_)
     model.save(run_dir / "model_best.safetensors", which="best", extra=extra)
     model.save(run_dir / "model_last.safetensors", which="last", extra=extra)
+
+
+def write_provenance(run_dir: str | Path, inputs: list[Path]) -> None:
+    """RUN_DIR/provenance.json: versions, command, time, the inputs' hashes and the model files' digests."""
+    import json
+
+    from hepgan.io import atomic_path
+    from hepgan.provenance import record
+
+    run_dir = Path(run_dir)
+    rec = record(inputs=[p for p in inputs if p.is_file()], models=[run_dir / "model_best.safetensors", run_dir / "model_last.safetensors"])
+    with atomic_path(run_dir / "provenance.json") as tmp:
+        tmp.write_text(json.dumps(rec, indent=1))
 
 
 @contextlib.contextmanager
@@ -303,6 +340,10 @@ class MethodRun:
     def report(self, cfg: Any, run_dir: Path) -> Path:
         raise NotImplementedError
 
+    def input_files(self, cfg: Any) -> list[Path]:
+        """The files the run reads (hashed into its provenance.json)."""
+        return [Path(str(cfg.data.train).split(".root:")[0] + ".root") if ".root:" in str(cfg.data.train) else Path(cfg.data.train)]
+
 
 def execute_run(
     method: MethodRun,
@@ -326,13 +367,13 @@ def execute_run(
     import time
 
     data = method.load(cfg)
-    run_dir = prepare_run_dir(run_dir, cfg, resume, overwrite)
-    with torch_threads(cfg.training.threads):
+    with open_run_dir(run_dir, cfg, resume, overwrite) as run_dir, torch_threads(cfg.training.threads):
         t0 = time.perf_counter()
         model = method.fit(cfg, data, run_dir, resume, progress)
         seconds = time.perf_counter() - t0
         save_fit(run_dir, model, extra=method.model_extra(cfg, data))
+        write_provenance(run_dir, method.input_files(cfg))
         summary = method.evaluate(cfg, data, model, run_dir, seconds)
-    if report:
-        method.report(cfg, run_dir)
+        if report:
+            method.report(cfg, run_dir)
     return summary

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from hepgan.exceptions import SampleError
 from hepgan.metrics.distances import effective_size
 
 __all__ = ["ClassifierTest", "weighted_auc", "hanley_mcneil_error", "classifier_auc", "reference_auc"]
@@ -136,7 +137,7 @@ def classifier_auc(
     a, w_a, sub_a = _subsample(a, w_a, max_events, rng)
     b, w_b, sub_b = _subsample(b, w_b, max_events, rng)
     if min(len(a), len(b)) < 4:
-        raise ValueError("the classifier test needs at least 4 events per sample")
+        raise SampleError("the classifier test needs at least 4 events per sample")
     wa = np.ones(len(a)) if w_a is None else w_a
     wb = np.ones(len(b)) if w_b is None else w_b
     aucs, errs = [], []

@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from hepgan.exceptions import SampleError
+
 __all__ = [
     "DistanceCorrelationMatrix",
     "ChiResult",
@@ -190,7 +192,7 @@ def _as_2d(x) -> np.ndarray:
     if x.ndim != 2:
         raise ValueError(f"expected an (N, D) array, got shape {x.shape}")
     if not np.all(np.isfinite(x)):
-        raise ValueError("the sample has NaN or inf values")
+        raise SampleError("the sample has NaN or inf values")
     return x
 
 
@@ -199,9 +201,9 @@ def _weights(w, n: int) -> np.ndarray:
         return np.ones(n)
     w = np.asarray(w, dtype=np.float64).ravel()
     if w.shape[0] != n:
-        raise ValueError(f"{w.shape[0]} weights for {n} events")
+        raise SampleError(f"{w.shape[0]} weights for {n} events")
     if not np.all(np.isfinite(w)) or w.sum() <= 0:
-        raise ValueError("weights must be finite with a positive sum")
+        raise SampleError("weights must be finite with a positive sum")
     return w
 
 

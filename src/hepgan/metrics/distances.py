@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
+from hepgan.exceptions import SampleError
+
 __all__ = ["wasserstein_1d", "ks_1d", "ks_pvalue", "effective_size", "feature_distances", "weighted_quantile"]
 
 
@@ -34,13 +36,13 @@ def _prep(a, w, name: str):
     a = np.asarray(a, dtype=np.float64).ravel()
     w = np.ones_like(a) if w is None else np.asarray(w, dtype=np.float64).ravel()
     if w.shape != a.shape:
-        raise ValueError(f"{name}: {w.shape[0]} weights for {a.shape[0]} values")
+        raise SampleError(f"{name}: {w.shape[0]} weights for {a.shape[0]} values")
     if a.size == 0:
-        raise ValueError(f"{name}: empty sample")
+        raise SampleError(f"{name}: empty sample")
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(w))):
-        raise ValueError(f"{name}: NaN or inf values or weights")
+        raise SampleError(f"{name}: NaN or inf values or weights")
     if w.sum() <= 0:
-        raise ValueError(f"{name}: the total weight must be positive")
+        raise SampleError(f"{name}: the total weight must be positive")
     return a, w
 
 

@@ -182,7 +182,9 @@ def cached_chunks(
 
 
 def add_sample_arguments(p: Any, events: str, chunk_size: int) -> None:
-    """The arguments every ``hepgan sample KIND`` shares: --events, --seed, --out, --workers, --format, --chunk-size, --cache-dir.
+    """The arguments every ``hepgan sample KIND`` shares: --events, --seed, --workers, --format, --chunk-size, --cache-dir.
+
+    (--out is added by the command line with the overwrite rule, :func:`hepgan.cli.add_output`.)
 
     Args:
         p: the sample kind's argparse parser.
@@ -191,9 +193,8 @@ def add_sample_arguments(p: Any, events: str, chunk_size: int) -> None:
     """
     p.add_argument("--events", type=int, required=True, help=events)
     p.add_argument("--seed", type=int, default=1, help="master seed; each chunk gets its own recorded Pythia seed")
-    p.add_argument("--out", required=True, help="output file (.parquet or .root)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (the output does not depend on it)")
-    p.add_argument("--format", default=None, help="parquet or root (default: from the suffix of --out, else parquet)")
+    p.add_argument("--format", default=None, choices=["parquet", "root"], help="output format (default: from the suffix of --out, else parquet)")
     p.add_argument("--chunk-size", type=int, default=chunk_size, help=f"events per cached chunk (default {chunk_size})")
     p.add_argument("--cache-dir", default=None, help="chunk cache root (default $HEPGAN_CACHE/samples or ~/.cache/hepgan/samples)")
 

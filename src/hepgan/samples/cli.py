@@ -10,24 +10,19 @@ log = logging.getLogger("hepgan")
 
 
 def add_gjets_arguments(p: argparse.ArgumentParser) -> None:
+    from hepgan.samples.chunks import add_sample_arguments
     from hepgan.samples.gjets import GjetsSettings
 
     d = GjetsSettings()
-    p.add_argument("--events", type=int, required=True, help="Pythia events to generate (the file has the selected ones)")
-    p.add_argument("--seed", type=int, default=1, help="master seed; each chunk gets its own recorded Pythia seed")
-    p.add_argument("--out", required=True, help="output file (.parquet or .root)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (the output does not depend on it)")
-    p.add_argument("--format", default=None, help="parquet or root (default: from the suffix of --out, else parquet)")
+    add_sample_arguments(p, "Pythia events to generate (the file has the selected ones)", d.chunk_size)
     p.add_argument("--process", default=d.process, help=f"Pythia process switch (default {d.process})")
     p.add_argument("--pt-hat-min", type=float, default=d.pt_hat_min, help=f"PhaseSpace:pTHatMin in GeV (default {d.pt_hat_min:g})")
     p.add_argument("--bias-pow", type=float, default=d.bias_pow,
                    help=f"power of Pythia's pTHat phase-space bias, 0 = off (default {d.bias_pow:g})")  # fmt: skip
     p.add_argument("--pileup-mean", type=float, default=d.pileup_mean,
                    help=f"mean number of pileup interactions (default {d.pileup_mean:g})")  # fmt: skip
-    p.add_argument("--chunk-size", type=int, default=d.chunk_size, help=f"events per cached chunk (default {d.chunk_size})")
     p.add_argument("--id-threshold", type=float, default=None,
                    help="photon ID working point (default: the shipped model's working point)")  # fmt: skip
-    p.add_argument("--cache-dir", default=None, help="chunk cache root (default $HEPGAN_CACHE/samples or ~/.cache/hepgan/samples)")
     p.add_argument("--cr-fraction", type=float, default=1.0,
                    help="keep each CR event with this probability, weight divided by it (default 1: all)")  # fmt: skip
     p.add_argument("--compact", action="store_true", help="keep only the columns the methods use (no ID inputs)")

@@ -181,6 +181,7 @@ def make_drellyan(n_events: int, seed: int = 1, out: str | Path | None = None, w
         The event table; ``table.attrs`` holds the metadata (sigma_gen_pb, acceptance, sigma_pb).
     """
     from hepgan.io import check_output_file, write_table
+    from hepgan.provenance import record
 
     unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(DrellYanSettings)})
     if unknown:
@@ -207,6 +208,7 @@ def make_drellyan(n_events: int, seed: int = 1, out: str | Path | None = None, w
         "sigma_gen_pb": sigma_gen, "acceptance": acceptance, "sigma_pb": sigma_gen * acceptance,
         "sigma_err_pb": float(np.sqrt(np.sum(np.square([st["sigma_err_mb"] for st in stats]))) / len(stats)) * 1e9,
         "weight": "Pythia event weight (1); cross section per row = sigma_pb / n_rows",
+        "provenance": record(),
     }  # fmt: skip
     log.info("drellyan (%s): %d events, sigma_gen %.2f pb, acceptance %.4f, sigma %.2f pb", s.mode, len(df), sigma_gen, acceptance, sigma_gen * acceptance)
     if out is not None:

@@ -601,10 +601,13 @@ def make_gjets(
 
 
 def sample_metadata(s: GjetsSettings, seed, n_events, thr, summary, df, model, compact, command) -> dict[str, Any]:
+    from hepgan.provenance import record
+
     sr = float(df["region"].mean()) if len(df) else 0.0
     return {
         "sample": "gjets",
         "command": command or "hepgan.samples.gjets.make_gjets(...)",
+        "provenance": record(),
         "seed": seed,
         "n_events_generated": n_events,
         "n_rows": len(df),

@@ -256,6 +256,7 @@ def make_ttbar(
         The event table (N rows, float64).
     """
     from hepgan.io import check_output_file, write_table
+    from hepgan.provenance import record
 
     fields = {f.name for f in dataclasses.fields(TtbarSettings)}
     for k in settings:
@@ -279,6 +280,7 @@ def make_ttbar(
         meta = {
             "sample": "ttbar",
             "command": command or "hepgan.samples.ttbar.make_ttbar(...)",
+            "provenance": record(),
             "seed": int(seed),
             "n_events_generated": int(n_events),
             "n_rows": len(df),

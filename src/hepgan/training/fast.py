@@ -26,6 +26,7 @@ is tested. The pieces:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -33,12 +34,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from hepgan.exceptions import HepganError
 from hepgan.training.data import Samples
 from hepgan.training.functional import FunctionalOptimizer, schedule_factor
 from hepgan.training.record import LogSums
 from hepgan.training.task import Batch, Logs, Noise, Step, Task
 
-__all__ = ["GradFn", "functional_iteration", "module_gradient", "StepRunner", "FastPath"]
+__all__ = ["GradFn", "functional_iteration", "module_gradient", "StepRunner", "FastPath", "device_guard"]
 
 log = logging.getLogger("hepgan")
 
@@ -99,27 +101,52 @@ def module_gradient(step: Step) -> GradFn:
     return grad
 
 
+def device_guard(device: torch.device | None) -> contextlib.AbstractContextManager:
+    """``torch.cuda.device(device)`` for a CUDA device, a no-op otherwise.
+
+    Streams, captures and replays made inside it belong to ``device`` even when it is not the
+    current device (``cuda:1`` while the current device is 0), so kernels and graphs agree.
+    """
+    if device is not None and device.type == "cuda":
+        return torch.cuda.device(device)
+    return contextlib.nullcontext()
+
+
 class StepRunner:
     """Runs ``body()`` eagerly, or on CUDA captured once in a CUDA graph and replayed.
 
     The body must read and write static tensors only (allocated before the first call) and
     never synchronise with the host. The first ``warmup`` calls run eagerly on a side stream
     (as torch's CUDA-graph recipe asks: lazy initialisation, cuBLAS workspaces), the next
-    call captures the body and replays it; every call performs exactly one step. If the
-    capture fails, the runner logs why and keeps running eagerly.
+    call captures the body and replays it; every call performs exactly one step. Streams,
+    capture and replays happen under a device guard for ``device``.
+
+    A capture that fails is an error (:class:`~hepgan.exceptions.HepganError`) that names the
+    way out, ``training.step: eager``: the capture stream is left and the capture ended
+    whatever failed, but torch does not promise that a failed capture leaves its generators
+    and caching allocator as before, so the run does not go on as if nothing happened.
 
     Args:
         body: the step.
         capture: capture on CUDA (False: always eager).
         generators: user ``torch.Generator`` objects the body draws from (registered with the graph).
         warmup: eager calls before the capture.
+        device: the CUDA device of the body's tensors (None: the current device).
     """
 
-    def __init__(self, body: Callable[[], None], capture: bool, generators: Sequence[torch.Generator] = (), warmup: int = 3):
+    def __init__(
+        self,
+        body: Callable[[], None],
+        capture: bool,
+        generators: Sequence[torch.Generator] = (),
+        warmup: int = 3,
+        device: torch.device | None = None,
+    ):
         self.body = body
         self.capture = capture and torch.cuda.is_available()
         self.generators = list(generators)
         self.warmup = warmup
+        self.device = device if device is not None else (torch.device("cuda", torch.cuda.current_device()) if self.capture else None)
         self.graph: Any = None
         self._calls = 0
 
@@ -129,33 +156,50 @@ class StepRunner:
 
     def __call__(self) -> None:
         if self.graph is not None:
-            self.graph.replay()
+            with device_guard(self.device):
+                self.graph.replay()
             return
         if not self.capture:
             self.body()
             return
         self._calls += 1
-        if self._calls <= self.warmup:
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
+        with device_guard(self.device):
+            if self._calls <= self.warmup:
+                side = torch.cuda.Stream()
+                side.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(side):
+                    self.body()
+                torch.cuda.current_stream().wait_stream(side)
+                return
+            try:
+                graph = self._capture()
+            except Exception as err:
+                torch.cuda.synchronize()
+                raise HepganError(
+                    f"CUDA graph capture of the training step failed ({type(err).__name__}: {' '.join(str(err).split())}); "
+                    "run with training.step: eager (the plain autograd step)"
+                ) from err
+            log.info("training step captured in a CUDA graph on %s", self.device)
+            self.graph = graph
+            self.graph.replay()
+
+    def _capture(self) -> Any:
+        """Captures one call of the body; the stream context is left and the capture ended even if the body fails."""
+        graph = torch.cuda.CUDAGraph()
+        for g in self.generators:
+            graph.register_generator_state(g)
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            graph.capture_begin()
+            try:
                 self.body()
-            torch.cuda.current_stream().wait_stream(side)
-            return
-        try:
-            graph = torch.cuda.CUDAGraph()
-            for g in self.generators:
-                graph.register_generator_state(g)
-            with torch.cuda.graph(graph):
-                self.body()
-        except Exception as err:  # a failed capture must not lose the run: go on eagerly
-            log.warning("CUDA graph capture failed (%s: %s); continuing with the uncaptured fast step", type(err).__name__, err)
-            self.capture = False
-            torch.cuda.synchronize()
-            self.body()
-            return
-        self.graph = graph
-        self.graph.replay()
+            finally:
+                graph.capture_end()
+        torch.cuda.current_stream().wait_stream(stream)
+        return graph
 
 
 class FastPath:
@@ -214,7 +258,8 @@ class FastPath:
         self.pos = torch.zeros((), dtype=torch.int64, device=device)
         self.sums = LogSums()
         self.grad_fns = {s.name: module_gradient(s) for s in self.steps}
-        self.runner = StepRunner(self._body, capture=capture and device.type == "cuda", generators=[gen] if device.type == "cuda" else [])
+        cuda = device.type == "cuda"
+        self.runner = StepRunner(self._body, capture=capture and cuda, generators=[gen] if cuda else [], device=device if cuda else None)
 
     def _batch(self) -> Batch:
         out = {}

@@ -16,8 +16,13 @@ fast step on CUDA. Both keep the same optimizer and scheduler state, so checkpoi
 Randomness: one ``torch.Generator`` (seeded from ``seed``) draws the batches and every step's
 noise; modules that draw from torch's global RNG (dropout) run inside
 ``torch.random.fork_rng`` seeded from the same seed, so the caller's global state is
-untouched, and a resumed run restores both: on a CPU a resumed run ends bit for bit where
-an uninterrupted one does.
+untouched. Checkpoints hold the run's generator and the global states (the CPU's, and the
+CUDA device's on a GPU), so a resumed run continues the same noise and dropout masks: on a
+CPU it ends bit for bit where an uninterrupted one does (tested); on a GPU the same holds
+for the eager step, and the fast step's kernels may differ in their last bits.
+
+On CUDA the whole loop runs under a device guard for the run's device, so streams and CUDA
+graphs belong to ``cuda:N`` even when another device is current.
 """
 
 from __future__ import annotations
@@ -39,11 +44,12 @@ from hepgan.config import choice
 from hepgan.exceptions import ConfigError, HepganError
 from hepgan.training.data import Samples
 from hepgan.training.device import resolve_device
+from hepgan.training.fast import device_guard
 from hepgan.training.record import EpochRecorder, LogSums, Selection
 from hepgan.training.state import load_state, save_state
 from hepgan.training.task import Sample, Task, check_task, frozen_networks
 
-__all__ = ["TrainSettings", "Trainer", "CHECKPOINT_NAME", "write_history"]
+__all__ = ["TrainSettings", "Trainer", "CHECKPOINT_NAME", "write_history", "global_rng_state", "set_global_rng_state"]
 
 log = logging.getLogger("hepgan")
 CHECKPOINT_NAME = "checkpoint.safetensors"
@@ -84,6 +90,24 @@ class TrainSettings:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"{name}: expected an integer >= 1, got {v!r}")
+
+
+def global_rng_state(device: torch.device) -> dict[str, Tensor]:
+    """torch's global generator states that dropout draws from: the CPU's, and the device's on CUDA.
+
+    Saved in checkpoints so that a resumed run continues the same dropout masks, on a GPU as on a CPU.
+    """
+    out = {"global_rng": torch.get_rng_state()}
+    if device.type == "cuda":
+        out["cuda_rng"] = torch.cuda.get_rng_state(device)
+    return out
+
+
+def set_global_rng_state(state: Mapping[str, Any], device: torch.device) -> None:
+    """Restores what :func:`global_rng_state` saved (a checkpoint written on a CPU has no CUDA state)."""
+    torch.set_rng_state(state["global_rng"])
+    if device.type == "cuda" and "cuda_rng" in state:
+        torch.cuda.set_rng_state(state["cuda_rng"], device)
 
 
 class _StopFlag:
@@ -154,7 +178,7 @@ class Trainer:
             "optimizers": {k: o.state_dict() for k, o in opts.items()},
             "schedulers": {k: s.state_dict() for k, s in scheds.items()},
             "generator": gen.get_state(),
-            "global_rng": torch.get_rng_state(),
+            **global_rng_state(self.device),
             "history": recorder.history,
             "best": recorder.best,
         }
@@ -170,7 +194,7 @@ class Trainer:
         for k, sch in scheds.items():
             sch.load_state_dict(state["schedulers"][k])
         gen.set_state(state["generator"])
-        torch.set_rng_state(state["global_rng"])
+        set_global_rng_state(state, self.device)
         log.info("resuming from epoch %d of %s", state["epoch"], run_dir)
         return state["epoch"], state["history"], state["best"]
 
@@ -240,7 +264,8 @@ class Trainer:
         start = 0
         recorder = EpochRecorder(s.selection)
 
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []), _StopFlag() as stop:
+        cuda = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda), device_guard(self.device), _StopFlag() as stop:
             torch.manual_seed(s.seed)
             if resume:
                 start, history, best = self._restore(run_dir, task, opts, scheds, gen)
@@ -250,6 +275,8 @@ class Trainer:
                 from hepgan.training.fast import FastPath
 
                 fast = FastPath(task, samples, opts, scheds, gen, s.schedule, total, capture=self.device.type == "cuda")
+            how = "eager" if fast is None else ("graph, captured in a CUDA graph" if self.device.type == "cuda" else "graph, uncaptured on a CPU")
+            log.info("training on %s: %d iterations per epoch, step %s", self.device, samples.steps, how)
             sums = LogSums()
             bar = None
             if s.progress:

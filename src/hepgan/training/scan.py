@@ -45,7 +45,7 @@ from torch import Tensor
 from hepgan.exceptions import HepganError
 from hepgan.training.data import Samples, check_same_layout
 from hepgan.training.device import resolve_device
-from hepgan.training.fast import NetworkSet, StepRunner, functional_iteration, stacked_noise
+from hepgan.training.fast import NetworkSet, StepRunner, device_guard, functional_iteration, stacked_noise
 from hepgan.training.functional import FunctionalOptimizer, schedule_factor
 from hepgan.training.loop import TrainSettings
 from hepgan.training.record import EpochRecorder, LogSums
@@ -200,7 +200,8 @@ class _ScanGroup:
             pos.add_(1)
             t_step.add_(1)
 
-        runner = StepRunner(body, capture=device.type == "cuda", generators=gens if device.type == "cuda" else [])
+        cuda = device.type == "cuda"
+        runner = StepRunner(body, capture=cuda, generators=gens if cuda else [], device=device if cuda else None)
         recorders = [EpochRecorder(m.selection) for m in self.settings]
         trained = {st.network for st in steps}
         bar = None
@@ -208,7 +209,7 @@ class _ScanGroup:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=s.epochs, desc=f"scan ({K} members)", unit="epoch", file=sys.stderr, leave=False)
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        with torch.random.fork_rng(devices=[device] if cuda else []), device_guard(device):
             torch.manual_seed(self.settings[0].seed)
             for epoch in range(s.epochs):
                 t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""The background method's commands: ``hepgan apply``, ``hepgan demo``, ``hepgan scan``.
+"""The background method's commands: ``hepgan apply``, ``hepgan demo``, ``hepgan scan``, ``hepgan export``.
 
 Each command is an ``add_<name>(subparsers)`` function (its arguments) and a ``run_<name>``
 function (the call into the library); :data:`COMMANDS` lists the adders for the registry.
@@ -10,7 +10,7 @@ import argparse
 import logging
 from pathlib import Path
 
-__all__ = ["COMMANDS", "add_apply", "add_demo", "add_scan"]
+__all__ = ["COMMANDS", "add_apply", "add_demo", "add_scan", "add_export"]
 
 log = logging.getLogger("hepgan")
 
@@ -19,18 +19,27 @@ def add_apply(sub) -> None:
     p = sub.add_parser("apply", help="replace the failing object of each CR event by a generated one")
     p.add_argument("model", help="model file (model_best.safetensors of a run)")
     p.add_argument("cr_file", help="event table: .parquet, .root[:tree] or .csv")
-    p.add_argument("--out", required=True, help="output table (.parquet or .root)")
+    from hepgan.cli import Output, add_output
+
+    add_output(p, Output("out", "file", inputs=("model", "cr_file"), example=("apply", "{background_model}", "{events}", "--out", "{out}")),
+               "--out", help="output table (.parquet or .root)")  # fmt: skip
     p.add_argument("--k", type=int, default=1, help="generated objects per event, each with weight w/k (default 1)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the generation; chunk i uses a seed derived from it (default 0)")
     p.add_argument("--chunk-size", type=int, default=100_000, help="events per chunk (bounded memory)")
     p.add_argument("--all-regions", action="store_true", help="apply to every event, not only region == 0")
     p.add_argument("--id-threshold", type=float, help="ID threshold for the new region label (default: the input's metadata)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     p.add_argument("--drop-nan", action="store_true", help="drop input rows with NaN/inf values (their number is logged)")
+    from hepgan.cli import add_selection
+
+    add_selection(p)
+    p.add_argument("--strict", action="store_true",
+                   help="events whose conditions lie outside the training range are an error (default: a warning, and marked in the output)")  # fmt: skip
     p.set_defaults(func=run_apply)
 
 
 def run_apply(args: argparse.Namespace) -> int:
+    from hepgan.cli import aliases_of
     from hepgan.methods.background.apply import apply_model
     from hepgan.methods.background.model import ConditionalGAN
 
@@ -38,6 +47,7 @@ def run_apply(args: argparse.Namespace) -> int:
     s = apply_model(
         model, args.cr_file, args.out, k=args.k, seed=args.seed, chunk_size=args.chunk_size,
         cr_only=not args.all_regions, id_threshold=args.id_threshold, progress=not args.quiet, drop_nan=args.drop_nan,
+        strict=args.strict, aliases=aliases_of(args), cut=args.cut,
     )  # fmt: skip
     line = f"wrote {args.out}: {s['rows_out']} rows from {s['events_in']} CR events (k = {args.k})"
     if s["pass_fraction"] is not None:
@@ -47,8 +57,11 @@ def run_apply(args: argparse.Namespace) -> int:
 
 
 def add_demo(sub) -> None:
+    from hepgan.cli import Output, add_output
+
     p = sub.add_parser("demo", help="the main job: train on the shipped gjets sample, apply to the CR, evaluate, report")
-    p.add_argument("--run-dir", default="runs/demo", help="output folder (default runs/demo; an earlier demo there is replaced)")
+    add_output(p, Output("run_dir", "dir", default=lambda a: "runs/demo", example=("demo", "--run-dir", "{out}", "--set", "training.epochs=1")),
+               "--run-dir", help="output folder (default runs/demo; an earlier demo there is replaced)", required=False)  # fmt: skip
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a value of configs/demo.yaml")
     p.set_defaults(func=run_demo)
 
@@ -57,26 +70,31 @@ def run_demo(args: argparse.Namespace) -> int:
     from hepgan.cli import parse_overrides, train_and_print
     from hepgan.runs import load_config, packaged_config
 
-    log.info("demo: training on the shipped gjets sample, run folder %s", args.run_dir)
+    log.info("demo: training on the shipped gjets sample, run folder %s", args.run_dir or "runs/demo")
     cfg = load_config(packaged_config("demo"), parse_overrides(args.set))
-    return train_and_print(cfg, Path(args.run_dir), progress=not args.quiet, overwrite=True)
+    # the folder passed the overwrite rule: it is new, empty, hepgan's, or --overwrite was given
+    return train_and_print(cfg, Path(args.run_dir or "runs/demo"), progress=not args.quiet, overwrite=True)
 
 
 def add_scan(sub) -> None:
     p = sub.add_parser("scan", help="train a grid of configurations at once (the config's scan section) and rank them")
     p.add_argument("config", help="YAML run config with a scan section (see configs/scan_demo.yaml)")
-    p.add_argument("--run-dir", help="output folder (default runs/<config name>)")
+    from hepgan.cli import Output, add_output
+
+    add_output(p, Output("run_dir", "dir", inputs=("config",), default=lambda a: Path("runs") / Path(a.config).stem,
+                         example=("scan", "{scan_config}", "--run-dir", "{out}")),
+               "--run-dir", help="output folder (default runs/<config name>); an earlier scan there is replaced only with --overwrite",
+               required=False)  # fmt: skip
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value (not a scanned one)")
-    p.add_argument("--overwrite", action="store_true", help="replace the results of an earlier scan in the folder")
     p.set_defaults(func=run_scan)
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    from hepgan.cli import parse_overrides
+    from hepgan.cli import output_path, parse_overrides
     from hepgan.methods.background.scan import describe_best, load_scan_config, scan_run
 
     scan = load_scan_config(args.config, parse_overrides(args.set))
-    run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
+    run_dir = Path(output_path(args))
     result = scan_run(scan, run_dir, progress=not args.quiet, overwrite=args.overwrite)
     print(f"scan of {len(result['rows'])} configurations, trained in {result['seconds']:.1f} s; -2lnLambda at each member's best epoch (lower is better):")
     print(result["table"])
@@ -85,4 +103,26 @@ def run_scan(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = [add_apply, add_demo, add_scan]
+def add_export(sub) -> None:
+    from hepgan.cli import Output, add_output
+
+    p = sub.add_parser("export", help="write a model with its preprocessing as one ONNX graph, for C++ frameworks")
+    p.add_argument("model", help="model file (model_best.safetensors of a background run)")
+    p.add_argument("--format", default="onnx", choices=["onnx"], help="the exchange format (default onnx)")
+    add_output(p, Output("out", "file", inputs=("model",), example=("export", "{background_model}", "-o", "{out}")),
+               "--out", help="output file (.onnx)")  # fmt: skip
+    p.set_defaults(func=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from hepgan.export import export_onnx
+    from hepgan.methods.background.model import ConditionalGAN
+
+    model = ConditionalGAN.load(args.model)
+    out = export_onnx(model, args.out, model_path=args.model)
+    print(f"wrote {out}: inputs c ({len(model.c_columns)} conditions: {', '.join(model.c_columns)}), z ({model.latent_dim} normal), "
+          f"u (U[0, 1) for the discrete conditions); output x ({', '.join(model.x_columns)})")
+    return 0
+
+
+COMMANDS = [add_apply, add_demo, add_scan, add_export]

@@ -37,15 +37,19 @@ class BackgroundData(DataConfig):
 
 @dataclasses.dataclass
 class BackgroundModel:
-    arch: str = "mlp"
+    arch: str = "mlp"  # mlp | conv (the paper's networks) | flow (the conditional neural spline flow baseline)
     latent_dim: int = 32
     g_hidden: list[int] = dataclasses.field(default_factory=lambda: [512, 512, 512])
     d_hidden: list[int] = dataclasses.field(default_factory=lambda: [256, 256, 256])
     dropout: float = 0.2
     n_quantiles: int = 1000
+    flow_transforms: int = 4  # arch flow: autoregressive spline transforms (hypernetwork widths: g_hidden)
+    flow_bins: int = 8  # arch flow: spline bins
 
     def validate(self, where: str) -> None:
-        choice(self.arch, ["mlp", "conv"], f"{where}.arch")
+        choice(self.arch, ["mlp", "conv", "flow"], f"{where}.arch")
+        check(self.flow_transforms >= 1, f"{where}.flow_transforms", "an integer >= 1", self.flow_transforms)
+        check(self.flow_bins >= 1, f"{where}.flow_bins", "an integer >= 1", self.flow_bins)
         check(self.latent_dim >= 1, f"{where}.latent_dim", "an integer >= 1", self.latent_dim)
         check(0 <= self.dropout < 1, f"{where}.dropout", "a number in [0, 1)", self.dropout)
         check(self.n_quantiles >= 2, f"{where}.n_quantiles", "an integer >= 2", self.n_quantiles)
@@ -59,10 +63,16 @@ class BackgroundTraining(TrainingConfig):
     optimizer: str = "lamb"
     batch_size: int = 1024
     label_noise: float = 0.15  # eps of eq. (1)'s label noise
+    flatten_column: str | None = None  # a condition whose weighted spectrum the training losses flatten (null: off)
+    flatten_bins: int = 20  # quantile bins of flatten_column
+    r1_gamma: float = 0.0  # R1 gradient penalty on real events (0: off)
+    r2_gamma: float = 0.0  # R2 gradient penalty on generated events (0: off)
 
     def validate(self, where: str) -> None:
         super().validate(where)
         check(0 <= self.label_noise < 0.5, f"{where}.label_noise", "a number in [0, 0.5)", self.label_noise)
+        check(self.flatten_bins >= 1, f"{where}.flatten_bins", "an integer >= 1", self.flatten_bins)
+        check(self.r1_gamma >= 0 and self.r2_gamma >= 0, f"{where}.r1_gamma", "penalty weights >= 0", (self.r1_gamma, self.r2_gamma))
 
 
 @dataclasses.dataclass

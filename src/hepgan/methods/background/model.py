@@ -39,7 +39,7 @@ from hepgan.training.device import resolve_device
 from hepgan.training.record import Selection
 from hepgan.training.task import AdversarialTask, Sample
 
-__all__ = ["ConditionalGAN", "ConditionalGANTask", "fit_scan", "DERIVE", "FEATURE_SETS", "X_OBJECT", "MODEL_FORMAT_VERSION", "SELECTION"]
+__all__ = ["ConditionalGAN", "ConditionalGANTask", "fit_scan", "flatten_factor", "DERIVE", "FEATURE_SETS", "X_OBJECT", "MODEL_FORMAT_VERSION", "SELECTION"]
 
 log = logging.getLogger("hepgan")
 MODEL_FORMAT_VERSION = 1
@@ -72,6 +72,22 @@ def _as_frame(a: Any, columns: Sequence[str], what: str) -> pd.DataFrame:
     if arr.ndim != 2 or arr.shape[1] != len(columns):
         raise SchemaError(f"{what}: expected an array of shape (N, {len(columns)}) for columns {list(columns)}, got {arr.shape}")
     return pd.DataFrame(arr, columns=list(columns))
+
+
+def flatten_factor(v: np.ndarray, w: np.ndarray, bins: int) -> np.ndarray:
+    """(N,) the mean |w| of each event's bin, over ``bins`` unweighted quantile bins of v (1 in empty bins).
+
+    Dividing the weights by it flattens the weighted spectrum of v.
+
+    Example:
+        >>> v = np.array([1.0, 2.0, 3.0, 4.0]); w = np.array([1.0, 3.0, 10.0, 30.0])
+        >>> flatten_factor(v, w, 2)
+        array([ 2.,  2., 20., 20.])
+    """
+    edges = np.quantile(v, np.linspace(0.0, 1.0, bins + 1))
+    b = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, bins - 1)
+    mean = np.bincount(b, np.abs(w), bins) / np.maximum(np.bincount(b, minlength=bins), 1)
+    return np.where(mean[b] > 0, mean[b], 1.0)
 
 
 def _finite(df: pd.DataFrame, what: str) -> None:
@@ -109,17 +125,28 @@ class ConditionalGANTask(AdversarialTask):
         return {"z": self._z(len(x), x, gen)}
 
     def d_loss(self, batch, noise: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        from hepgan.losses import discriminator_bce
+        from hepgan.losses import discriminator_bce, gradient_penalty, input_gradient
 
-        b = batch["sr"]
+        b, m = batch["sr"], self.model
         g, d = self.networks["g"], self.networks["d"]
+        w = b.get("w")
         with torch.no_grad():
             x_fake = g(b["c"], noise["z"])
-        loss = discriminator_bce(
-            d(b["c"], b["x"]), d(b["c"], x_fake), eps=self.model.label_noise, w_real=b.get("w"), w_fake=b.get("w"),
-            labels=(noise["l_real"], noise["l_fake"]),
-        )
-        return loss, {}
+        logs = {}
+        if m.r1_gamma > 0:  # the logits come with their input gradients: one forward, one dropout mask
+            logit_real, grad = input_gradient(lambda v: d(b["c"], v), b["x"])
+            logs["r1"] = gradient_penalty(grad, w)
+        else:
+            logit_real = d(b["c"], b["x"])
+        if m.r2_gamma > 0:
+            logit_fake, grad = input_gradient(lambda v: d(b["c"], v), x_fake)
+            logs["r2"] = gradient_penalty(grad, w)
+        else:
+            logit_fake = d(b["c"], x_fake)
+        loss = discriminator_bce(logit_real, logit_fake, eps=m.label_noise, w_real=w, w_fake=w, labels=(noise["l_real"], noise["l_fake"]))
+        if logs:
+            loss = loss + 0.5 * (m.r1_gamma * logs.get("r1", 0.0) + m.r2_gamma * logs.get("r2", 0.0))
+        return loss, logs
 
     def g_loss(self, batch, noise: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         from hepgan.losses import generator_bce
@@ -136,7 +163,9 @@ class ConditionalGAN(Estimator):
         x_columns: generated observables, e.g. ["pho2_pt", "pho2_eta", "pho2_phi", "pho2_id"].
         c_columns: conditions (may be empty: the "vanilla" GAN).
         discrete_columns: integer-valued columns among x and c (dequantised).
-        arch: "mlp" or "conv" (the paper's networks, see hepgan.nn).
+        arch: "mlp" or "conv" (the paper's networks, see hepgan.nn), or "flow": the conditional
+            normalizing-flow baseline, trained by weighted maximum likelihood, kept at its lowest
+            validation NLL, sampled, applied and saved like the GAN.
         latent_dim: size of z.
         g_hidden, d_hidden: MLP widths (ignored by "conv").
         dropout: discriminator dropout before the last layer.
@@ -149,6 +178,18 @@ class ConditionalGAN(Estimator):
         derive: name in DERIVE of the function recomputing derived columns ("diphoton"), or None.
         metric_backend: where the per-epoch eq. (2) runs: "numpy", "torch" (generation, transforms
             and binning on the model's device) or "auto" (torch on CUDA, numpy on a CPU).
+        flatten_column: a condition whose weighted spectrum is flattened in the training losses (None:
+            off): w'_i = w_i / (mean |w| of the training events in w_i's bin), over ``flatten_bins``
+            quantile bins of that column. A function of c only, so the target p_w(x | c) is unchanged,
+            while the sparsely weighted regions of c get training signal; the per-epoch metric, the
+            selection and the evaluation keep the original weights.
+        flatten_bins: quantile bins of ``flatten_column``.
+        r1_gamma, r2_gamma: weights of the R1 / R2 gradient penalties on the discriminator (Mescheder
+            et al. 2018): (gamma / 2) times the weighted mean of |grad_x logit(c, x)|^2 over the real (R1)
+            or generated (R2) batch, the conditions held fixed; logged as ``r1``, ``r2`` (0: off).
+        flow_transforms, flow_bins: with ``arch="flow"``, the conditional neural spline flow's
+            transforms and spline bins (its hypernetworks' widths are ``g_hidden``); see
+            hepgan.methods.background.flow.
         **training: the training hyperparameters of :data:`hepgan.estimator.TRAINING_DEFAULTS`
             (optimizer, default "lamb" as in the paper; lr, lr_d, epochs, batch_size, n_critic, seed,
             device, checkpoint_every, progress, step).
@@ -186,6 +227,12 @@ class ConditionalGAN(Estimator):
         metric_events: int | None = 10_000,
         derive: str | None = None,
         metric_backend: str = "auto",
+        flatten_column: str | None = None,
+        flatten_bins: int = 20,
+        r1_gamma: float = 0.0,
+        r2_gamma: float = 0.0,
+        flow_transforms: int = 4,
+        flow_bins: int = 8,
         **training: Any,
     ):
         self._store_params(locals())
@@ -207,17 +254,39 @@ class ConditionalGAN(Estimator):
         if self.derive is not None and self.derive not in DERIVE:
             raise ConfigError(f"derive: expected one of {', '.join(DERIVE)} or null, got {self.derive!r}")
         check_choice("metric_backend", self.metric_backend, ("auto", "numpy", "torch"))
+        check_choice("arch", self.arch, ("mlp", "conv", "flow"))
+        if self.arch == "flow":
+            if not self.c_columns:
+                raise ConfigError("arch: flow needs at least one condition (c_columns)")
+            check_int("flow_transforms", self.flow_transforms)
+            check_int("flow_bins", self.flow_bins)
+        if self.flatten_column is not None and self.flatten_column not in self.c_columns:
+            raise ConfigError(f"flatten_column: expected one of the conditions {self.c_columns}, got {self.flatten_column!r}")
+        check_int("flatten_bins", self.flatten_bins)
+        check_number("r1_gamma", self.r1_gamma, 0.0)
+        check_number("r2_gamma", self.r2_gamma, 0.0)
 
     def _build_networks(self) -> dict[str, nn.Module]:
         from hepgan.nn import build_discriminator, build_generator, init_parameters
 
         n_c, n_x = len(self.c_columns), len(self.x_columns)
+        if self.arch == "flow":
+            from hepgan.methods.background.flow import FlowGenerator
+
+            flow = FlowGenerator(n_c, n_x, self.flow_transforms, self.g_hidden, self.flow_bins)
+            init_parameters(flow, torch.Generator().manual_seed(seed_from(self.seed, 1)))
+            return {"g": flow}
         g = build_generator(self.arch, n_c, self.latent_dim, n_x, hidden=self.g_hidden)
         d = build_discriminator(self.arch, n_c, n_x, hidden=self.d_hidden, dropout=self.dropout)
         gen = torch.Generator().manual_seed(seed_from(self.seed, 1))
         init_parameters(g, gen)
         init_parameters(d, gen)
         return {"g": g, "d": d}
+
+    @property
+    def noise_dim(self) -> int:
+        """The size of the generator's noise: ``latent_dim``, or the number of generated columns for a flow."""
+        return len(self.x_columns) if self.arch == "flow" else self.latent_dim
 
     def _to_net(self, u: np.ndarray) -> Tensor:
         return torch.as_tensor(2.0 * u - 1.0, dtype=torch.float32)
@@ -282,7 +351,7 @@ class ConditionalGAN(Estimator):
         if len(x) < 2:
             raise SchemaError("fit needs at least 2 training events")
         _finite(x, "x"), _finite(c, "c")
-        w_np = None if w is None else np.asarray(w, dtype=np.float64)
+        w_np = None if w is None else np.array(w, dtype=np.float64)  # a copy: the caller's array may be read-only
         if w_np is not None and (w_np.shape != (len(x),) or not np.isfinite(w_np).all()):
             raise SchemaError(f"w: expected {len(x)} finite weights")
 
@@ -299,7 +368,8 @@ class ConditionalGAN(Estimator):
 
         sr = {"x": self._to_net(self.x_pre_.transform(x.to_numpy(), rng)), "c": self._c_tensor(c, rng)}
         if w_np is not None:
-            sr["w"] = torch.as_tensor(w_np, dtype=torch.float32)
+            w_train = w_np if self.flatten_column is None else w_np / flatten_factor(c[self.flatten_column].to_numpy(), w_np, self.flatten_bins)
+            sr["w"] = torch.as_tensor(w_train, dtype=torch.float32)
         nets = self._build_networks()
         self.generator_ = nets["g"]  # the per-epoch metric samples from it during training
         self.device_ = resolve_device(self.device)
@@ -311,10 +381,35 @@ class ConditionalGAN(Estimator):
             c_v = _as_frame(c_v if c_v is not None else np.zeros((len(x_v), 0)), self.c_columns, "validation c")
             _finite(x_v, "validation x"), _finite(c_v, "validation c")
             w_v = None if w_v is None else np.asarray(w_v, np.float64)
-            val_fn = self._make_validation((x, c, w_np, context), (x_v, c_v, w_v, ctx_v))
+            if self.arch == "flow":
+                val_fn = self._make_nll_validation((sr["x"], sr["c"], w_np), (x_v, c_v, w_v), rng)
+            else:
+                val_fn = self._make_validation((x, c, w_np, context), (x_v, c_v, w_v, ctx_v))
 
+        if self.arch == "flow":
+            from hepgan.methods.background.flow import SELECTION_FLOW, FlowTask
+
+            settings = self._train_settings(SELECTION_FLOW if val_fn is not None else Selection())
+            return FlowTask(nets["g"], self._optimizer_specs()[0], val_fn), {"sr": Sample(sr)}, settings
         settings = self._train_settings(SELECTION if val_fn is not None else Selection())
         return ConditionalGANTask(self, nets["g"], nets["d"], val_fn), {"sr": Sample(sr)}, settings
+
+    def _make_nll_validation(self, train: tuple, val: tuple, rng: np.random.Generator) -> Callable[[int], dict[str, float]]:
+        """Per-epoch weighted negative log-likelihood of the flow on the validation events and as many training events."""
+        from hepgan.methods.background.flow import weighted_nll
+
+        x_v, c_v, w_v = val
+        xv, cv = self._to_net(self.x_pre_.transform(x_v.to_numpy(), rng)), self._c_tensor(c_v, rng)
+        wv = None if w_v is None else torch.as_tensor(w_v, dtype=torch.float32)
+        xt, ct, wt = train
+        idx = torch.as_tensor(np.sort(np.random.default_rng(seed_from(self.seed, 4)).choice(len(xt), size=min(len(xt), len(xv)), replace=False)))
+        sets = {"val": (cv, xv, wv), "train": (ct[idx], xt[idx], None if wt is None else torch.as_tensor(wt[idx.numpy()], dtype=torch.float32))}
+
+        def validate(epoch: int) -> dict[str, float]:
+            device = current_device(self)
+            return {f"nll_{k}": weighted_nll(self.generator_, c.to(device), x.to(device), None if w is None else w.to(device)) for k, (c, x, w) in sets.items()}
+
+        return validate
 
     def _make_validation(self, train: tuple, val: tuple) -> Callable[[int], dict[str, float]]:
         """Per-epoch -2lnLambda on equal-size train and validation subsets (comparable values)."""
@@ -399,6 +494,21 @@ class ConditionalGAN(Estimator):
         w_y = None if w is None else np.repeat(w, k) / k
         return neg2_log_lambda(u_truth, u_y, bins=self.metric_bins, w_x=w, w_y=w_y)
 
+    def outside_training_range(self, c: Any) -> pd.DataFrame:
+        """Which conditions lie outside the range seen in training, per event and column.
+
+        Args:
+            c: (N, n_c) conditions (DataFrame with c_columns, or array in that order).
+
+        Returns:
+            (N, n_c) boolean DataFrame with the c_columns; the generator extrapolates where it is True.
+        """
+        self._check_fitted()
+        c = _as_frame(c, self.c_columns, "c")
+        if not self.c_columns:
+            return pd.DataFrame(index=c.index)
+        return pd.DataFrame(self.c_pre_.outside(c.to_numpy()), columns=self.c_columns)
+
     def evaluate_metric(self, x: Any, c: Any, w: Any = None, k: int = 100, seed: int = 0, context: pd.DataFrame | None = None) -> float:
         """Eq. (2) on a sample of truth (x, c, w) with k generated objects per event."""
         self._check_fitted()
@@ -419,7 +529,8 @@ class ConditionalGAN(Estimator):
             c: (N, n_c) conditions (DataFrame with c_columns or array); for a vanilla GAN an int N.
             k: objects per event.
             seed: seed of the latent noise and the dequantisation (None: fresh entropy).
-            batch_size: rows per forward pass (None: 65,536 on a CPU, 1,048,576 on CUDA).
+            batch_size: rows per forward pass (None: as many as fit a memory budget, at most 65,536 on a
+                CPU and 1,048,576 on CUDA; see hepgan.nn.rows_per_batch).
 
         Returns:
             DataFrame (N * k, n_x) of x_columns in physical units; rows i*k .. i*k+k-1 belong to event i.
@@ -441,11 +552,15 @@ class ConditionalGAN(Estimator):
     @torch.no_grad()
     def _generate(self, c: pd.DataFrame, k: int, seed: int, batch_size: int | None = None) -> Tensor:
         """The generator's output (N * k, n_x) in [-1, 1], float64, on the model's device."""
+        from hepgan.nn import rows_per_batch
+
         device = current_device(self)
         g = self.generator_.to(device).eval()
         gen = torch.Generator(device=device).manual_seed(seed_from(seed, 7))
+        if batch_size is None:  # rows per pass within a memory budget (the conv networks hold ~170 kB per row)
+            probe = (torch.zeros(2, len(self.c_columns), device=device), torch.zeros(2, self.noise_dim, device=device))
+            batch_size = rows_per_batch(g, probe, device, high=1 << 20 if device.type == "cuda" else 65_536)
         if device.type == "cuda":
-            batch_size = batch_size or 1 << 20
             if self.c_columns:
                 c_gen = torch.Generator(device=device).manual_seed(seed_from(seed, 6))
                 c_dev = torch.as_tensor(c.to_numpy(dtype=np.float64), device=device)
@@ -453,13 +568,12 @@ class ConditionalGAN(Estimator):
             else:
                 c_net = torch.zeros(len(c), 0, device=device)
         else:
-            batch_size = batch_size or 65_536
             c_net = self._c_tensor(c, np.random.default_rng(seed_from(seed, 6)))
         c_net = c_net.repeat_interleave(k, dim=0)
         out = []
         for i in range(0, len(c_net), batch_size):
             cb = c_net[i : i + batch_size].to(device)
-            z = torch.randn(len(cb), self.latent_dim, generator=gen, device=device)
+            z = torch.randn(len(cb), self.noise_dim, generator=gen, device=device)
             out.append(g(cb, z).double())
         return torch.cat(out) if out else torch.zeros(0, len(self.x_columns), dtype=torch.float64, device=device)
 

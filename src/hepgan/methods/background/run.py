@@ -24,7 +24,7 @@ import pandas as pd
 
 from hepgan.estimator import seed_from
 from hepgan.exceptions import ConfigError, SchemaError
-from hepgan.io import atomic_path, check_columns, read_metadata, read_table, write_table
+from hepgan.io import atomic_path, check_table_columns, read_metadata, read_table, write_table
 from hepgan.methods.background.apply import replace_objects
 from hepgan.methods.background.config import BackgroundData, BackgroundRunConfig
 from hepgan.methods.background.model import ConditionalGAN
@@ -33,6 +33,8 @@ from hepgan.runs import MethodRun, event_weights, execute_run, split_events
 __all__ = ["BackgroundRun", "train_run", "build_model", "load_events", "split_sr", "evaluate_run", "write_run_report", "check_trainable", "context_columns"]
 
 log = logging.getLogger("hepgan")
+#: Further samplings of the generator on the held-out SR (their spread is a band in the figures).
+REPLICAS = 4
 
 
 # --------------------------------------------------------------------------- data
@@ -53,8 +55,8 @@ def load_events(cfg: BackgroundData) -> tuple[pd.DataFrame, pd.DataFrame, dict[s
     """Reads the sample and splits it into SR and CR events. Returns (sr, cr, file metadata)."""
     path = resolve_input(cfg.train)
     needed = list(dict.fromkeys(cfg.x_columns + cfg.conditions + [cfg.region_column] + ([cfg.weight] if cfg.weight else [])))
-    df = read_table(path, drop_nan=cfg.drop_nan)
-    check_columns(list(df.columns), needed, str(path))
+    check_table_columns(path, needed, cfg.aliases, cfg.cut)
+    df = read_table(path, drop_nan=cfg.drop_nan, aliases=cfg.aliases, cut=cfg.cut)
     meta = read_metadata(path) if str(path).endswith((".parquet", ".root")) else {}
     region = df[cfg.region_column].to_numpy()
     sr, cr = df[region == 1].reset_index(drop=True), df[region == 0].reset_index(drop=True)
@@ -75,7 +77,9 @@ def build_model(cfg: BackgroundRunConfig, progress: bool = True) -> ConditionalG
         x_columns=d.x_columns, c_columns=d.conditions, discrete_columns=d.discrete_columns,
         arch=m.arch, latent_dim=m.latent_dim, g_hidden=m.g_hidden, d_hidden=m.d_hidden, dropout=m.dropout,
         optimizer=t.optimizer, lr=t.lr, lr_d=t.lr_d, epochs=t.epochs, batch_size=t.batch_size, n_critic=t.n_critic,
-        label_noise=t.label_noise, n_quantiles=m.n_quantiles,
+        label_noise=t.label_noise, n_quantiles=m.n_quantiles, flatten_column=t.flatten_column, flatten_bins=t.flatten_bins,
+        r1_gamma=t.r1_gamma, r2_gamma=t.r2_gamma,
+        flow_transforms=m.flow_transforms, flow_bins=m.flow_bins,
         metric_columns=cfg.metric.columns, metric_bins=cfg.metric.bins, metric_k=cfg.metric.k_epoch, metric_events=cfg.metric.events,
         derive="diphoton" if "pho2_pt" in d.x_columns else None,
         seed=t.seed, device=t.device, checkpoint_every=t.checkpoint_every, step=t.step, progress=progress,
@@ -142,6 +146,9 @@ class BackgroundRun(MethodRun):
     def report(self, cfg: BackgroundRunConfig, run_dir: Path) -> Path:
         return write_run_report(run_dir)
 
+    def input_files(self, cfg: BackgroundRunConfig) -> list[Path]:
+        return [resolve_input(cfg.data.train)]
+
 
 def train_run(cfg: BackgroundRunConfig, run_dir: str | Path, **options: Any) -> dict[str, Any]:
     """Trains, keeps the best epoch, evaluates both closures, applies to the CR, writes the report.
@@ -152,12 +159,14 @@ def train_run(cfg: BackgroundRunConfig, run_dir: str | Path, **options: Any) -> 
 
 
 def write_run_report(run_dir: str | Path, seed: int = 0, baseline: str | Path | None = None) -> Path:
-    """report.html and metrics.json of a background-estimation run folder (hepgan.report)."""
+    """report.html and metrics.json of a background-estimation run folder (hepgan.report).
+
+    With ``baseline`` (another run on the same held-out events, e.g. the flow beside the GAN) both
+    are evaluated on the same events and shown side by side.
+    """
     from hepgan.report import write_report
 
-    if baseline is not None:
-        raise ConfigError(f"--baseline: not available for background-estimation runs ({run_dir})")
-    return write_report(run_dir, seed=seed)
+    return write_report(run_dir, seed=seed, baseline=baseline)
 
 
 def evaluate_run(
@@ -172,6 +181,7 @@ def evaluate_run(
     summary: dict[str, Any] = {"n_train": len(parts["train"]), "n_val": len(parts["val"]), "n_test": len(test), "n_cr": len(cr), "id_threshold": thr}
     w_test = event_weights(test, d)
     ctx = context_columns(cfg, test)
+    log.info("evaluation: -2lnLambda on the %d held-out SR events with k = %d generated objects each", len(test), cfg.metric.k_final)
     summary["metric_test_k_final"] = model.evaluate_metric(
         test[d.x_columns], test[d.conditions], w_test, k=cfg.metric.k_final, seed=seed_from(seed, 11), context=test[ctx]
     )
@@ -186,13 +196,22 @@ def evaluate_run(
     write_table(test, ev / "sr_val_truth.parquet", metadata={"role": "held-out SR truth"})
     gan_test = replace_objects(model, test, 1, seed_from(seed, 12), thr, d.weight)
     write_table(gan_test, ev / "sr_val_gan.parquet", metadata={"role": "held-out SR conditions, generated object"})
-    comparisons = [{"name": "closure_sr", "title": "Held-out SR: generated object vs MC truth, same events",
-                    "reference": "sr_val_truth.parquet", "test": "sr_val_gan.parquet"}]  # fmt: skip
+    replicas = []  # other samplings of the generator (latent noise): the spread the figures show as a band
+    for r in range(1, REPLICAS + 1):
+        name = f"sr_val_gan_r{r}.parquet"
+        write_table(replace_objects(model, test, 1, seed_from(seed, 12, r), thr, d.weight), ev / name,
+                    metadata={"role": f"held-out SR conditions, generated object, sampling {r + 1}"})  # fmt: skip
+        replicas.append(name)
+    gen = "flow" if cfg.model.arch == "flow" else "GAN"
+    comparisons = [{"name": "closure_sr", "title": "Held-out SR: generated object vs MC truth, same events", "labels": ["MC SR", gen],
+                    "reference": "sr_val_truth.parquet", "test": "sr_val_gan.parquet", "replicas": replicas}]  # fmt: skip
     if len(cr):
+        log.info("evaluation: a generated object for each of the %d CR events (k = %d)", len(cr), cfg.apply.k)
         write_table(cr, ev / "cr_mc.parquet", metadata={"role": "MC CR, original failing object"})
         cr_gan = replace_objects(model, cr, cfg.apply.k, seed_from(seed, 13), thr, d.weight)
         write_table(cr_gan, ev / "cr_gan.parquet", metadata={"role": "MC CR with a GANed object", "k": cfg.apply.k})
-        comparisons.append({"name": "cr_to_sr", "title": "CR -> SR transfer: GANed CR vs MC SR (held out)",
+        comparisons.append({"name": "cr_to_sr", "title": f"CR -> SR transfer: CR with a {gen} object vs MC SR (held out)",
+                            "labels": ["MC SR", f"{gen}-ed CR"],
                             "reference": "sr_val_truth.parquet", "test": "cr_gan.parquet", "extra": "cr_mc.parquet"})  # fmt: skip
         w_sr = w_test if w_test is not None else np.ones(len(test))
         w_cr = event_weights(cr, d) if d.weight else np.ones(len(cr))

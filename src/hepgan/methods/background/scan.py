@@ -34,7 +34,7 @@ import yaml
 
 from hepgan.config import from_dict, load_yaml, to_dict
 from hepgan.exceptions import ConfigError
-from hepgan.io import atomic_path
+from hepgan.io import atomic_path, claim_run_dir, run_dir_lock
 from hepgan.methods.background.config import BackgroundRunConfig
 from hepgan.methods.background.run import build_model, check_trainable, context_columns, load_events, split_sr
 from hepgan.runs import apply_overrides, event_weights
@@ -131,11 +131,10 @@ def load_scan_config(path: str | Path, overrides: dict[str, Any] | None = None) 
     return ScanConfig(base, grid, points, members)
 
 
-def _claim(run_dir: Path, overwrite: bool) -> None:
+def _check_no_scan(run_dir: Path, overwrite: bool) -> None:
     held = [n for n in ("scan_results.json", "scan_results.csv") if (run_dir / n).exists()]
     if held and not overwrite:
         raise ConfigError(f"{run_dir}: already holds a scan ({held[0]}); choose another --run-dir, or pass --overwrite")
-    run_dir.mkdir(parents=True, exist_ok=True)
 
 
 def _fmt(v: Any) -> str:
@@ -163,15 +162,23 @@ def scan_run(scan: ScanConfig, run_dir: str | Path, progress: bool = True, overw
     Returns:
         {"rows": [...], "best": row of the best member, "table": the printed table, "seconds": training time}.
     """
-    from hepgan.methods.background.model import fit_scan
-
     run_dir = Path(run_dir)
     base = scan.base
     d = base.data
     sr, _, _ = load_events(d)
     parts = split_sr(sr, d)
     check_trainable(parts, d)
-    _claim(run_dir, overwrite)
+    claim_run_dir(run_dir, overwrite, command="scan")
+    with run_dir_lock(run_dir):
+        _check_no_scan(run_dir, overwrite)
+        return _scan_in(run_dir, scan, parts, progress)
+
+
+def _scan_in(run_dir: Path, scan: ScanConfig, parts: dict[str, pd.DataFrame], progress: bool) -> dict[str, Any]:
+    from hepgan.methods.background.model import fit_scan
+
+    base = scan.base
+    d = base.data
     with atomic_path(run_dir / "config.yaml") as tmp:
         tmp.write_text(yaml.safe_dump({**to_dict(base), "scan": scan.grid}, sort_keys=False))
     tr, va = parts["train"], parts["val"]

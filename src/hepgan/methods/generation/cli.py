@@ -8,10 +8,11 @@ __all__ = ["COMMANDS", "add_generate"]
 
 
 def add_generate(sub) -> None:
-    from hepgan.cli import add_model_output_arguments
-
     p = sub.add_parser("generate", help="generate events with a trained event GAN (Parquet, ROOT or LHE)")
-    add_model_output_arguments(p, "generation", "number of events", "output file: .parquet, .root or .lhe (Les Houches Event file)",
+    from hepgan.cli import Output, add_model_output_arguments
+
+    out = Output("out", "file", inputs=("model",), example=("generate", "{generation_model}", "--events", "10", "--out", "{out}"))
+    add_model_output_arguments(p, "generation", "number of events", out, "output file: .parquet, .root or .lhe (Les Houches Event file)",
                                ["parquet", "root", "lhe"])  # fmt: skip
     p.add_argument("--batch-size", type=int, default=100_000, help="events generated and written at a time")
     p.set_defaults(func=run_generate)

@@ -51,7 +51,9 @@ def generate_file(model_path: str | Path, n_events: int, out: str | Path, seed: 
         raise InputFileError(f"{out}: is a folder, expected a file name")
     model = EventGAN.load(model_path, device=device)
     extra = getattr(model, "extra_", {}) or {}
-    meta = {"model": str(model_path), "seed": seed, "n_events": n_events, "best_epoch": model.best_epoch_,
+    from hepgan.provenance import record
+
+    meta = {"model": str(model_path), "seed": seed, "n_events": n_events, "best_epoch": model.best_epoch_, "provenance": record(models=[model_path]),
             "params": model.get_params(), "training_sample": extra.get("training_sample")}  # fmt: skip
 
     def batches():

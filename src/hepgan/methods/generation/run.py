@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from hepgan.estimator import seed_from
-from hepgan.io import atomic_path, check_columns, read_metadata, read_table, write_table
+from hepgan.io import atomic_path, check_table_columns, read_metadata, read_table, write_table
 from hepgan.methods.generation.config import GenerationRunConfig
 from hepgan.methods.generation.evaluate import write_evaluation
 from hepgan.methods.generation.model import EventGAN
@@ -56,9 +56,9 @@ def load_events(cfg: GenerationRunConfig) -> tuple[dict[str, pd.DataFrame], dict
 
     d = cfg.data
     path = Path(d.train)
-    df = read_table(path, drop_nan=d.drop_nan)
     needed = momenta_columns(cfg.model.particles, "pxpypze") + ([d.weight] if d.weight else [])
-    check_columns(list(df.columns), needed, str(path))
+    check_table_columns(path, needed, d.aliases, d.cut)
+    df = read_table(path, drop_nan=d.drop_nan, aliases=d.aliases, cut=d.cut)
     meta = read_metadata(path) if path.suffix in (".parquet", ".root") else {}
     return split_events(df, d, min_events=2), meta
 

@@ -11,10 +11,11 @@ log = logging.getLogger("hepgan")
 
 
 def add_subtract(sub) -> None:
-    from hepgan.cli import add_model_output_arguments
+    from hepgan.cli import Output, add_model_output_arguments
 
     p = sub.add_parser("subtract", help="generate output events (e.g. B - S) with a trained subtraction GAN")
-    add_model_output_arguments(p, "subtraction", "number of output events", "output file: .parquet, .root or .csv", ["parquet", "root", "csv"])
+    out = Output("out", "file", inputs=("model",), example=("subtract", "{subtraction_model}", "--events", "10", "--out", "{out}"))
+    add_model_output_arguments(p, "subtraction", "number of output events", out, "output file: .parquet, .root or .csv", ["parquet", "root", "csv"])
     p.set_defaults(func=run_subtract)
 
 
@@ -30,6 +31,7 @@ def subtract_file(model_path: str, events: int, out: str, seed: int = 0, fmt: st
     from hepgan.exceptions import ConfigError
     from hepgan.io import check_output_file, write_table
     from hepgan.methods.subtraction.model import SubtractionGAN
+    from hepgan.provenance import record
 
     if isinstance(events, bool) or not isinstance(events, int) or events < 1:
         raise ConfigError(f"--events: expected an integer >= 1, got {events!r}")
@@ -37,15 +39,14 @@ def subtract_file(model_path: str, events: int, out: str, seed: int = 0, fmt: st
     fmt = fmt or {".root": "root", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(out_path.suffix.lower())
     if fmt is None:
         raise ConfigError(f"--out {out}: cannot tell the format from the suffix '{out_path.suffix}' (expected .parquet, .root or .csv, or --format)")
-    check_output_file(out_path, fmt)
-    if out_path.resolve() == Path(model_path).resolve():
-        raise ConfigError(f"--out {out}: is the model file; refusing to write over an input")
+    check_output_file(out_path, fmt, inputs=[model_path])
     model = SubtractionGAN.load(model_path, device=device)
     df = model.subtract(events, seed=seed)
     sigma = model.output_cross_section(seed=seed + 1)
     meta = {"role": "subtraction GAN output", "model": str(model_path), "seed": seed, "output": model.output,
             "components": model.components, "samples": model.samples, "sigma_inputs": model.sigma_,
-            "sigma_output": sigma, "weight": "1 per event; cross section per event = sigma_output / events"}  # fmt: skip
+            "sigma_output": sigma, "weight": "1 per event; cross section per event = sigma_output / events",
+            "provenance": record(models=[model_path])}  # fmt: skip
     write_table(df, out_path, metadata=meta, fmt=fmt)
     return {"path": str(out_path), "events": len(df), "sigma_output": sigma}
 
