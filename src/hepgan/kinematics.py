@@ -36,7 +36,8 @@ M2_FLOOR = 1e-8
 def _as_tensor(a: Any) -> tuple[Tensor, bool]:
     if isinstance(a, Tensor):
         return a, False
-    return torch.as_tensor(np.asarray(a, dtype=np.float64)), True
+    arr = np.asarray(a, dtype=np.float64)
+    return torch.as_tensor(arr if arr.flags.writeable else arr.copy()), True
 
 
 def on_shell(p3: Any, masses: Any) -> Any:

@@ -31,6 +31,8 @@ __all__ = [
     "save_figure",
     "bin_edges",
     "histogram",
+    "ratio_limits",
+    "ratio_points",
     "histogram_ratio",
     "pt_comparison",
     "corner_plot",
@@ -162,13 +164,28 @@ def histogram(values, weights, edges, density: bool):
     return h, e
 
 
-def _ratio_limits(ratios: Sequence[np.ndarray], low: float = 0.5, high: float = 1.5, cap: float = 4.0) -> tuple[float, float]:
-    """A ratio panel's range: at least [low, high], widened to hold the points, at most [0, cap]."""
+def ratio_limits(ratios: Sequence[np.ndarray], low: float = 0.5, high: float = 1.5, cap: float = 4.0) -> tuple[float, float]:
+    """A ratio panel's range: at least [low, high], widened to hold the points, at most [0, cap].
+
+    Example:
+        >>> [round(v, 3) for v in ratio_limits([np.array([0.9, 1.8, np.nan])])]
+        [0.5, 1.98]
+    """
     vals = np.concatenate([r[np.isfinite(r)] for r in ratios]) if ratios else np.array([])
     if len(vals):
         low = min(low, 0.9 * float(vals.min()))
         high = max(high, 1.1 * float(vals.max()))
     return max(0.0, low), min(cap, high)
+
+
+def ratio_points(rax, centres: np.ndarray, r: np.ndarray, err: np.ndarray | None, limits: tuple[float, float], color: str) -> None:
+    """Draws ratio points with error bars inside ``limits`` and an arrow at the edge for every point beyond, so none is hidden."""
+    rlo, rhi = limits
+    inside = (r >= rlo) & (r <= rhi)
+    rax.errorbar(centres[inside], r[inside], yerr=None if err is None else err[inside], fmt="o", markersize=3, color=color)
+    above, below = r > rhi, r < rlo
+    rax.plot(centres[above], np.full(above.sum(), rhi - 0.04 * (rhi - rlo)), "^", color=color, markersize=7, clip_on=False)
+    rax.plot(centres[below], np.full(below.sum(), rlo + 0.04 * (rhi - rlo)), "v", color=color, markersize=7, clip_on=False)
 
 
 def histogram_ratio(
@@ -210,7 +227,7 @@ def histogram_ratio(
     def ratio(h):
         return np.divide(h, ref_h, out=np.full_like(h, np.nan), where=ref_h != 0)
 
-    rlo, rhi = _ratio_limits([ratio(hists[label][0]) for label in labels[1:]])
+    rlo, rhi = ratio_limits([ratio(hists[label][0]) for label in labels[1:]])
     with style():
         fig, (ax, rax) = plt.subplots(2, 1, figsize=(8, 8), sharex=True, gridspec_kw={"height_ratios": [3, 1.3], "hspace": 0.06})
         band_lo = np.divide(ref_h - ref_e, ref_h, out=np.ones_like(ref_h), where=ref_h != 0)
@@ -230,11 +247,7 @@ def histogram_ratio(
                 continue
             r = ratio(h)
             re = np.divide(e, ref_h, out=np.full_like(h, np.nan), where=ref_h != 0)
-            inside = (r >= rlo) & (r <= rhi)
-            rax.errorbar(centres[inside], r[inside], yerr=re[inside], fmt="o", markersize=3, color=color)
-            above, below = r > rhi, r < rlo
-            rax.plot(centres[above], np.full(above.sum(), rhi - 0.04 * (rhi - rlo)), "^", color=color, markersize=7, clip_on=False)
-            rax.plot(centres[below], np.full(below.sum(), rlo + 0.04 * (rhi - rlo)), "v", color=color, markersize=7, clip_on=False)
+            ratio_points(rax, centres, r, re, (rlo, rhi), color)
         rax.axhline(1.0, color="black", linewidth=0.8)
         rax.set_ylim(rlo, rhi)
         rax.set_ylabel(f"ratio to {labels[0]}", fontsize=13)

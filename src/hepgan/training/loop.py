@@ -149,7 +149,7 @@ class Trainer:
         >>> class Regression:
         ...     def __init__(self):
         ...         self.networks = {"f": nn.Linear(1, 1)}
-        ...         self.steps = [Step("fit", "f", self.loss, optimizer=OptimizerSpec("adam", lr=0.05))]
+        ...         self.steps = [Step("fit", "f", self.loss, optimizer=OptimizerSpec("adam", lr=0.1))]
         ...     def loss(self, batch, noise):
         ...         b = batch["train"]
         ...         return (self.networks["f"](b["x"]) - 3 * b["x"]).square().mean(), {}

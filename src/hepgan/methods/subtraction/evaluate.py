@@ -85,7 +85,7 @@ def binned_subtraction(
         >>> h, err = binned_subtraction({"B": np.array([0.5, 0.5, 1.5, 1.5]), "S": np.array([0.5, 0.5])},
         ...                             {"B": None, "S": None}, {"B": 4.0, "S": 2.0}, [1.0, -1.0], e)
         >>> h.tolist(), np.round(err, 4).tolist()
-        ([0.0, 2.0], [1.7321, 1.4142])
+        ([0.0, 2.0], [2.0, 1.4142])
     """
     width = np.diff(edges)
     total = np.zeros(len(width))
@@ -226,6 +226,11 @@ def _histogram_figure(path: Path, name: str, edges, truth, truth_err, binned, bi
 
     centres = (edges[1:] + edges[:-1]) / 2
     gan, band = np.asarray(res["gan"]), np.asarray(res["band"])
+    xlabel, falling = plots.axis_label(name)
+    unit = xlabel[xlabel.rfind("[") + 1 : -1] if xlabel.endswith("]") else ""
+    safe = np.where(truth != 0, truth, np.nan)
+    r_binned, r_gan = binned / safe, gan / safe
+    limits = plots.ratio_limits([r_binned, r_gan])
     with plots.style():
         fig, (ax, rax) = plots.plt.subplots(2, 1, figsize=(9, 8), sharex=True, gridspec_kw={"height_ratios": [3, 1.3], "hspace": 0.05})
         ax.stairs(truth, edges, color="black", linewidth=1.8, label=label_truth)
@@ -236,8 +241,13 @@ def _histogram_figure(path: Path, name: str, edges, truth, truth_err, binned, bi
         ax.stairs(gan, edges, color=plots.COLORS[1], linewidth=1.8, label=glabel)
         if res["members"] > 1:
             ax.stairs(gan + band, edges, baseline=gan - band, fill=True, color=plots.COLORS[1], alpha=0.3)
-        ax.axhline(0.0, color="grey", linewidth=0.6)
-        ax.set_ylabel(r"d$\sigma$/d" + name)
+        positive = truth[truth > 0]
+        if np.all(truth > 0) and (falling or truth.max() > 30 * positive.min()):  # a falling spectrum or a peak over tails
+            ax.set_yscale("log")
+        else:
+            ax.axhline(0.0, color="grey", linewidth=0.6)
+        sym = xlabel[: xlabel.rfind(" [")] if unit else xlabel
+        ax.set_ylabel(r"d$\sigma$ / d(" + sym + ")" + (rf" [$\sigma$ units / {unit}]" if unit else r" [$\sigma$ units]"), fontsize=16)
         title = f"GAN chi2/ndf {res['chi2_ndf_gan_input_errors']:.2f} (input errors), binned {res['chi2_ndf_binned']:.2f}"
         if "coverage" in res:
             title += f"; band covers {100 * res['coverage']:.0f} %"
@@ -245,15 +255,19 @@ def _histogram_figure(path: Path, name: str, edges, truth, truth_err, binned, bi
             title += f"\npeak {peak['position']:.2f}, half-width {peak['half_width']:.2f}"
         ax.set_title(title, fontsize=13)
         ax.legend(fontsize=12)
-        safe = np.where(truth != 0, truth, np.nan)
-        rax.errorbar(centres, binned / safe, yerr=binned_err / np.abs(safe), fmt="o", markersize=3, color=plots.COLORS[2])
-        rax.stairs(gan / safe, edges, color=plots.COLORS[1], linewidth=1.5)
+        if np.any(truth_err > 0):
+            rel = np.divide(truth_err, np.abs(safe))
+            rax.stairs(1.0 + rel, edges, baseline=1.0 - rel, fill=True, color="black", alpha=0.15)
+        plots.ratio_points(rax, centres, r_binned, binned_err / np.abs(safe), limits, plots.COLORS[2])
+        rax.stairs(np.clip(r_gan, *limits), edges, color=plots.COLORS[1], linewidth=1.5)
         if res["members"] > 1:
-            rax.stairs((gan + band) / safe, edges, baseline=(gan - band) / safe, fill=True, color=plots.COLORS[1], alpha=0.3)
+            rax.stairs(np.clip((gan + band) / safe, *limits), edges, baseline=np.clip((gan - band) / safe, *limits), fill=True,
+                       color=plots.COLORS[1], alpha=0.3)  # fmt: skip
         rax.axhline(1.0, color="black", linewidth=0.8)
-        rax.set_ylim(0.5, 1.5)
-        rax.set_ylabel("/ truth", fontsize=14)
-        rax.set_xlabel(name)
+        rax.set_ylim(*limits)
+        rax.set_ylabel("ratio to truth", fontsize=13)
+        rax.set_xlabel(xlabel)
+        ax.yaxis.get_major_ticks()[0].label1.set_visible(False)
         return plots.save_figure(fig, path)
 
 
@@ -267,10 +281,10 @@ def _inputs_figure(path: Path, name: str, edges, inputs: dict, generated: dict) 
             ax.stairs(h, edges, color="black", linewidth=1.5, label=f"input {s}")
             ax.errorbar((edges[1:] + edges[:-1]) / 2, h, yerr=e, fmt="none", color="black", linewidth=0.8)
             ax.stairs(generated[s], edges, color=plots.COLORS[1], linewidth=1.5, label=f"GAN, classes of {s}")
-            ax.set_xlabel(name)
+            ax.set_xlabel(plots.axis_label(name)[0])
             ax.set_yscale("log")
             ax.legend(fontsize=12)
-        axes[0][0].set_ylabel(r"d$\sigma$/d" + name)
+        axes[0][0].set_ylabel(r"d$\sigma$ / d(" + plots.axis_label(name)[0] + ")")
         return plots.save_figure(fig, path)
 
 
