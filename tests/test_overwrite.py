@@ -61,11 +61,12 @@ def fx(tmp_path_factory) -> dict[str, Path]:
     }
     (d / "config.yaml").write_text(yaml.safe_dump(cfg))
     (d / "scan.yaml").write_text(yaml.safe_dump({**cfg, "scan": {"training.lr": [1e-3, 2e-3]}}))
+    (d / "search.yaml").write_text(yaml.safe_dump({**cfg, "search": {"training.lr": {"low": 1e-3, "high": 2e-3}}}))
     return {
         "events": d / "events.parquet", "events_b": d / "events_b.parquet",
         "background_model": d / "background.safetensors", "generation_model": d / "generation.safetensors",
         "subtraction_model": d / "subtraction.safetensors",
-        "config": d / "config.yaml", "scan_config": d / "scan.yaml",
+        "config": d / "config.yaml", "scan_config": d / "scan.yaml", "search_config": d / "search.yaml",
     }  # fmt: skip
 
 

@@ -105,6 +105,9 @@ class Estimator:
     format_version: ClassVar[int] = 1
     kept: ClassVar[dict[str, str]] = {}
     training_defaults: ClassVar[dict[str, Any]] = TRAINING_DEFAULTS
+    #: ``callback(epoch, values)`` after each training epoch (TrainSettings.epoch_callback); not a
+    #: hyperparameter and never saved: set it on an instance before ``fit`` (hepgan search prunes with it).
+    epoch_callback: Any = None
 
     # ------------------------------------------------------------------ parameters
     @classmethod
@@ -174,6 +177,7 @@ class Estimator:
             "selection": selection,
             "progress": self.progress,
             "step": self.step,
+            "epoch_callback": self.epoch_callback,
         }
         args.update(overrides)
         return TrainSettings(**args)

@@ -33,7 +33,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ from hepgan.training.record import EpochRecorder, LogSums, Selection
 from hepgan.training.state import load_state, save_state
 from hepgan.training.task import Sample, Task, check_task, frozen_networks
 
-__all__ = ["TrainSettings", "Trainer", "CHECKPOINT_NAME", "write_history", "global_rng_state", "set_global_rng_state"]
+__all__ = ["TrainSettings", "Trainer", "StopTraining", "CHECKPOINT_NAME", "write_history", "global_rng_state", "set_global_rng_state"]
 
 log = logging.getLogger("hepgan")
 CHECKPOINT_NAME = "checkpoint.safetensors"
@@ -70,6 +70,9 @@ class TrainSettings:
         progress: a progress bar on stderr.
         step: ``"eager"``, ``"graph"`` (the fast step, a CUDA graph on CUDA) or ``"auto"`` (graph on CUDA).
         epoch_sample: the sample whose size sets the epoch (None: the first).
+        epoch_callback: ``callback(epoch, values)`` after each epoch is recorded (``values``: that
+            epoch's losses and validation metrics); it may raise (e.g. :class:`StopTraining`) to
+            end the run early: the exception reaches the caller of ``fit``. None: no callback.
     """
 
     epochs: int = 100
@@ -82,6 +85,7 @@ class TrainSettings:
     progress: bool = True
     step: str = "auto"
     epoch_sample: str | None = None
+    epoch_callback: Callable[[int, dict[str, float]], None] | None = None
 
     def validate(self) -> None:
         choice(self.step, ["auto", "eager", "graph"], "step")
@@ -108,6 +112,10 @@ def set_global_rng_state(state: Mapping[str, Any], device: torch.device) -> None
     torch.set_rng_state(state["global_rng"])
     if device.type == "cuda" and "cuda_rng" in state:
         torch.cuda.set_rng_state(state["cuda_rng"], device)
+
+
+class StopTraining(Exception):
+    """Raised by an ``epoch_callback`` to end a run early (e.g. a pruned trial of ``hepgan search``)."""
 
 
 class _StopFlag:
@@ -303,6 +311,8 @@ class Trainer:
                 if validate is not None:
                     values.update({k: float(v) for k, v in validate(epoch + 1).items()})
                 value = recorder.record(epoch + 1, values, time.perf_counter() - t0, task.networks)
+                if s.epoch_callback is not None:
+                    s.epoch_callback(epoch + 1, dict(values))
                 if bar is not None:
                     bar.update(1)
                     post = {k: f"{v:.3f}" for k, v in values.items() if k.startswith("loss_")}

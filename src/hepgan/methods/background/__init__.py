@@ -3,7 +3,8 @@
 The folder: ``model`` (:class:`ConditionalGAN`, its training task, :func:`fit_scan`),
 ``config`` (the run config, ``method: background``), ``run`` (train -> evaluate -> report),
 ``apply`` (generated objects in place of the failing ones, streamed), ``scan`` (grids of
-configurations trained at once) and ``cli`` (``hepgan apply``, ``demo``, ``scan``).
+configurations trained at once), ``search`` (Optuna studies, one run per trial) and ``cli``
+(``hepgan apply``, ``demo``, ``scan``, ``search``, ``export``).
 
 The public names of those modules are importable from here (``from hepgan.methods.background
 import ConditionalGAN``), imported on first use.
@@ -13,4 +14,4 @@ from __future__ import annotations
 
 from hepgan.methods import lazy_attributes
 
-__getattr__ = lazy_attributes(__name__, ("model", "config", "run", "apply", "scan"))
+__getattr__ = lazy_attributes(__name__, ("model", "config", "run", "apply", "scan", "search"))

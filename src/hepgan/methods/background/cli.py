@@ -1,4 +1,4 @@
-"""The background method's commands: ``hepgan apply``, ``hepgan demo``, ``hepgan scan``, ``hepgan export``.
+"""The background method's commands: ``hepgan apply``, ``demo``, ``scan``, ``search``, ``export``.
 
 Each command is an ``add_<name>(subparsers)`` function (its arguments) and a ``run_<name>``
 function (the call into the library); :data:`COMMANDS` lists the adders for the registry.
@@ -10,7 +10,7 @@ import argparse
 import logging
 from pathlib import Path
 
-__all__ = ["COMMANDS", "add_apply", "add_demo", "add_scan", "add_export"]
+__all__ = ["COMMANDS", "add_apply", "add_demo", "add_scan", "add_search", "add_export"]
 
 log = logging.getLogger("hepgan")
 
@@ -103,6 +103,46 @@ def run_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_search(sub) -> None:
+    p = sub.add_parser("search", help="an Optuna search over the config's search section (adaptive, prunable, shareable between machines)")
+    p.add_argument("config", help="YAML run config (method: background) with a search section")
+    from hepgan.cli import Output, add_output
+
+    add_output(p, Output("run_dir", "dir", inputs=("config",), default=lambda a: Path("runs") / Path(a.config).stem,
+                         example=("search", "{search_config}", "--trials", "1", "--run-dir", "{out}")),
+               "--run-dir", help="output folder: trial_<n>/ folders, search.db, results, best/ (default runs/<config name>); "
+                                 "an earlier search there is continued only with --overwrite", required=False)  # fmt: skip
+    p.add_argument("--trials", type=int, required=True, help="trials this process runs (the study may hold more)")
+    p.add_argument("--storage", metavar="URL", help="Optuna storage URL shared by several processes or machines, e.g. "
+                                                    "postgresql://host/db (default sqlite:///RUN_DIR/search.db)")  # fmt: skip
+    p.add_argument("--study-name", help="the study in the storage; an existing one is joined (default: the config file's name)")
+    p.add_argument("--seed", type=int, help="seed of the TPE sampler (default: the config's training.seed); give each process of a shared study its own")
+    p.add_argument("--no-prune", action="store_true", help="run every trial to its last epoch (default: the median pruner stops poor trials early)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value (not a searched one)")
+    p.set_defaults(func=run_search)
+
+
+def run_search(args: argparse.Namespace) -> int:
+    from hepgan.cli import output_path, parse_overrides
+    from hepgan.methods.background.search import describe_best, import_optuna, load_search_config, search_run
+
+    import_optuna()
+    search = load_search_config(args.config, parse_overrides(args.set))
+    run_dir = Path(output_path(args))
+    result = search_run(
+        search, run_dir, args.trials, storage=args.storage, study_name=args.study_name or Path(args.config).stem,
+        seed=args.seed, prune=not args.no_prune, progress=not args.quiet, overwrite=args.overwrite,
+    )  # fmt: skip
+    label = search.selection.label or search.selection.metric
+    order = "lower" if result["study"].direction.name.lower() == "minimize" else "higher"
+    print(f"search: {len(result['rows'])} trials in study {result['study'].study_name!r} ({args.trials} run here in {result['seconds']:.1f} s); "
+          f"validation {label} at each trial's best epoch ({order} is better):")  # fmt: skip
+    print(result["table"])
+    print(describe_best(result, label))
+    print(f"results: {run_dir / 'search_results.csv'}; best config: {run_dir / 'best' / 'config.yaml'}")
+    return 0
+
+
 def add_export(sub) -> None:
     from hepgan.cli import Output, add_output
 
@@ -125,4 +165,4 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = [add_apply, add_demo, add_scan, add_export]
+COMMANDS = [add_apply, add_demo, add_scan, add_search, add_export]
