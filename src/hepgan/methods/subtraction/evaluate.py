@@ -259,7 +259,7 @@ def _histogram_figure(path: Path, name: str, edges, truth, truth_err, binned, bi
             rel = np.divide(truth_err, np.abs(safe))
             rax.stairs(1.0 + rel, edges, baseline=1.0 - rel, fill=True, color="black", alpha=0.15)
         plots.ratio_points(rax, centres, r_binned, binned_err / np.abs(safe), limits, plots.COLORS[2])
-        rax.stairs(np.clip(r_gan, *limits), edges, color=plots.COLORS[1], linewidth=1.5)
+        rax.stairs(np.clip(r_gan, *limits), edges, baseline=None, color=plots.COLORS[1], linewidth=1.5)  # no drop to 0 at the ends
         if res["members"] > 1:
             rax.stairs(np.clip((gan + band) / safe, *limits), edges, baseline=np.clip((gan - band) / safe, *limits), fill=True,
                        color=plots.COLORS[1], alpha=0.3)  # fmt: skip
