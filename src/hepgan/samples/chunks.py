@@ -81,38 +81,27 @@ def run_chunks(
     progress: bool,
     desc: str,
     events_of: Callable[[dict[str, Any]], int],
+    scheduler: str | None = None,
 ) -> None:
-    """Runs ``run_one(job)`` for every job, in ``workers`` spawned processes when more than one.
+    """Runs ``run_one(job)`` for every job through :func:`hepgan.executor.map_tasks`.
 
     Args:
         run_one: a module-level function (it is pickled to the workers); returns the chunk's statistics.
         jobs: its arguments, one tuple per chunk.
-        workers: worker processes (1: in this process).
+        workers: worker processes (1: in this process; more: a local Dask cluster, or spawned processes without Dask).
         progress: a tqdm bar on stderr, in events.
         desc: the bar's label.
         events_of: events a chunk's statistics count for the bar.
+        scheduler: address of a running Dask cluster (``tcp://host:port``) to run the chunks on instead.
     """
     from tqdm import tqdm
+
+    from hepgan.executor import map_tasks
 
     total = sum(j[3] for j in jobs)  # (settings, seed, chunk, n, cache)
     bar = tqdm(total=total, unit="ev", file=sys.stderr, disable=not progress, desc=desc, smoothing=0.1)
     try:
-        if workers == 1:
-            for j in jobs:
-                bar.update(events_of(run_one(j)))
-        else:
-            import concurrent.futures as cf
-            import multiprocessing as mp
-
-            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-                futures = [pool.submit(run_one, j) for j in jobs]
-                try:
-                    for f in cf.as_completed(futures):
-                        bar.update(events_of(f.result()))
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
+        map_tasks(run_one, jobs, workers=workers, scheduler=scheduler, on_result=lambda st: bar.update(events_of(st)))
     finally:
         bar.close()
 
@@ -150,6 +139,7 @@ def cached_chunks(
     workers: int = 1,
     progress: bool = True,
     events_of: Callable[[dict[str, Any]], int] = lambda st: st["n_requested"],
+    scheduler: str | None = None,
 ) -> tuple[list[Any], list[dict[str, Any]]]:
     """Makes the chunks of a sample that the cache folder lacks, then reads every chunk back.
 
@@ -160,7 +150,7 @@ def cached_chunks(
         settings: the generator settings (with ``chunk_size``).
         seed: the master seed.
         n_events: events in all chunks (:func:`chunk_list`).
-        workers, progress, events_of: as for :func:`run_chunks`.
+        workers, progress, events_of, scheduler: as for :func:`run_chunks`.
 
     Returns:
         The chunks' tables and their statistics (``chunk_stats`` of each file's metadata), in chunk order.
@@ -176,13 +166,13 @@ def cached_chunks(
     todo = [(settings, int(seed), c, n, str(cache), make) for c, n in chunks if not chunk_path(cache, c, n).exists()]
     if todo:
         log.info("%s: %d of %d chunks to generate in %s", kind, len(todo), len(chunks), cache)
-        run_chunks(write_chunk, todo, int(workers), progress, kind, events_of)
+        run_chunks(write_chunk, todo, int(workers), progress, kind, events_of, scheduler)
     paths = [chunk_path(cache, c, n) for c, n in chunks]
     return [read_table(p) for p in paths], [read_metadata(p)["chunk_stats"] for p in paths]
 
 
 def add_sample_arguments(p: Any, events: str, chunk_size: int) -> None:
-    """The arguments every ``hepgan sample KIND`` shares: --events, --seed, --workers, --format, --chunk-size, --cache-dir.
+    """The arguments every ``hepgan sample KIND`` shares: --events, --seed, --workers, --scheduler, --format, --chunk-size, --cache-dir.
 
     (--out is added by the command line with the overwrite rule, :func:`hepgan.cli.add_output`.)
 
@@ -194,6 +184,8 @@ def add_sample_arguments(p: Any, events: str, chunk_size: int) -> None:
     p.add_argument("--events", type=int, required=True, help=events)
     p.add_argument("--seed", type=int, default=1, help="master seed; each chunk gets its own recorded Pythia seed")
     p.add_argument("--workers", type=int, default=1, help="worker processes (the output does not depend on it)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run the chunks on a running Dask cluster, e.g. tcp://host:8786 "
+                                                         "(needs hepgan[dask] and a cache folder the workers share)")  # fmt: skip
     p.add_argument("--format", default=None, choices=["parquet", "root"], help="output format (default: from the suffix of --out, else parquet)")
     p.add_argument("--chunk-size", type=int, default=chunk_size, help=f"events per cached chunk (default {chunk_size})")
     p.add_argument("--cache-dir", default=None, help="chunk cache root (default $HEPGAN_CACHE/samples or ~/.cache/hepgan/samples)")

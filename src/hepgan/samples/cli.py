@@ -82,6 +82,7 @@ def run_gjets(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         progress=not getattr(args, "quiet", False),
         command=command_line(argv),
+        scheduler=args.scheduler,
         chunk_size=args.chunk_size,
     )
     n_sr = int(df["region"].sum())

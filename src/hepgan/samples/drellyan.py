@@ -167,7 +167,8 @@ def drellyan_chunk(settings: DrellYanSettings, seed: int, chunk: int, n_events: 
 
 
 def make_drellyan(n_events: int, seed: int = 1, out: str | Path | None = None, workers: int = 1, fmt: str = "parquet",
-                  cache_dir: str | Path | None = None, progress: bool = True, command: str | None = None, **settings: Any) -> pd.DataFrame:
+                  cache_dir: str | Path | None = None, progress: bool = True, command: str | None = None, scheduler: str | None = None,
+                  **settings: Any) -> pd.DataFrame:
     """Makes a Drell-Yan sample (see the module docstring).
 
     Args (the arguments of the other samplers, :func:`hepgan.samples.ttbar.make_ttbar`):
@@ -175,6 +176,7 @@ def make_drellyan(n_events: int, seed: int = 1, out: str | Path | None = None, w
         seed, out, workers, fmt, cache_dir, progress, command: master seed (each chunk has its own recorded
             Pythia seed), output file or None, worker processes (the output does not depend on them), parquet
             or root, the chunk cache root, a progress bar, the command line for the metadata.
+        scheduler: address of a running Dask cluster to generate the chunks on (the output does not depend on it).
         **settings: :class:`DrellYanSettings` fields (mode, sqrt_s, m_min, m_max, pt_min, chunk_size).
 
     Returns:
@@ -192,7 +194,8 @@ def make_drellyan(n_events: int, seed: int = 1, out: str | Path | None = None, w
     if out is not None:
         check_output_file(out, fmt)
     cache = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / f"drellyan_{s.key(int(seed))}"
-    frames, stats = cached_chunks(f"drellyan {s.mode}", cache, drellyan_chunk, s, int(seed), int(n_events), int(workers), progress)
+    frames, stats = cached_chunks(f"drellyan {s.mode}", cache, drellyan_chunk, s, int(seed), int(n_events), int(workers), progress,
+                                 scheduler=scheduler)
     df = pd.concat(frames, ignore_index=True)
     n_gen = sum(st["n_generated"] for st in stats)
     sigma_gen = float(np.average([st["sigma_gen_mb"] for st in stats], weights=[st["n_generated"] for st in stats])) * 1e9
@@ -237,7 +240,7 @@ def run_drellyan(args: argparse.Namespace) -> int:
             argv += [flag, f"{value:g}"]
     df = make_drellyan(
         args.events, seed=args.seed, out=args.out, workers=args.workers, fmt=fmt, cache_dir=args.cache_dir,
-        progress=not getattr(args, "quiet", False), command=shlex.join(argv), mode=args.mode, sqrt_s=args.sqrt_s,
+        progress=not getattr(args, "quiet", False), command=shlex.join(argv), scheduler=args.scheduler, mode=args.mode, sqrt_s=args.sqrt_s,
         m_min=args.m_min, m_max=args.m_max, pt_min=args.pt_min, chunk_size=args.chunk_size,
     )  # fmt: skip
     a = df.attrs

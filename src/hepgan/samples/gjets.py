@@ -434,10 +434,12 @@ def generate_raw(
     workers: int = 1,
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Generates (or reads back from the cache) the selected events of ``n_events`` Pythia events.
 
-    Chunks already in the cache are skipped, so an interrupted run resumes.
+    Chunks already in the cache are skipped, so an interrupted run resumes. ``workers`` and ``scheduler``
+    (a running Dask cluster) are those of :func:`hepgan.samples.chunks.run_chunks`.
 
     Returns:
         (raw, summary): float64 rows without the ID score, and the summed chunk statistics.
@@ -466,7 +468,7 @@ def generate_raw(
     if todo:
         log.info("gjets: %d of %d chunks to generate in %s", len(todo), len(all_chunks), cache)
         jobs = [(settings, int(seed), c, n, str(cache)) for c, n in todo]
-        run_chunks(_run_chunk, jobs, int(workers), progress, "gjets", lambda st: st["n_generated"] + st["n_next_failed"])
+        run_chunks(_run_chunk, jobs, int(workers), progress, "gjets", lambda st: st["n_generated"] + st["n_next_failed"], scheduler)
     frames, stats = [], []
     for c, n in all_chunks:
         path = chunk_path(cache, c, n)
@@ -551,6 +553,7 @@ def make_gjets(
     cache_dir: str | Path | None = None,
     progress: bool = True,
     command: str | None = None,
+    scheduler: str | None = None,
     **settings: Any,
 ) -> pd.DataFrame:
     """Makes a prompt photon + jet sample with SR/CR labels.
@@ -569,6 +572,7 @@ def make_gjets(
         cache_dir: chunk cache root (default ``$HEPGAN_CACHE/samples`` or ``~/.cache/hepgan/samples``).
         progress: tqdm progress bar on stderr.
         command: the command line recorded in the metadata.
+        scheduler: address of a running Dask cluster to generate the chunks on; the output does not depend on it.
         **settings: other :class:`GjetsSettings` fields (chunk_size, pho1_pt_min, ...).
 
     Returns:
@@ -590,7 +594,7 @@ def make_gjets(
     thr = model.working_point if id_threshold is None else float(id_threshold)
     check(math.isfinite(thr) and -1 <= thr < 1, "id_threshold", "a number in [-1, 1)", thr)
     check(0 < cr_fraction <= 1, "cr_fraction", "a number in (0, 1]", cr_fraction)
-    raw, summary = generate_raw(n_events, seed, s, workers=workers, cache_dir=cache_dir, progress=progress)
+    raw, summary = generate_raw(n_events, seed, s, workers=workers, cache_dir=cache_dir, progress=progress, scheduler=scheduler)
     df = assemble(raw, summary, thr, compact=compact, cr_fraction=float(cr_fraction), seed=int(seed))
     if out is not None:
         meta = sample_metadata(s, int(seed), int(n_events), thr, summary, df, model, compact, command)

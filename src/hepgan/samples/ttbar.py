@@ -237,6 +237,7 @@ def make_ttbar(
     cache_dir: str | Path | None = None,
     progress: bool = True,
     command: str | None = None,
+    scheduler: str | None = None,
     **settings: Any,
 ) -> pd.DataFrame:
     """Makes a top-pair sample (see the module docstring).
@@ -250,6 +251,7 @@ def make_ttbar(
         cache_dir: chunk cache root (default ``$HEPGAN_CACHE/samples`` or ``~/.cache/hepgan/samples``).
         progress: tqdm progress bar on stderr.
         command: the command line recorded in the metadata.
+        scheduler: address of a running Dask cluster to generate the chunks on; the output does not depend on it.
         **settings: :class:`TtbarSettings` fields (sqrt_s, chunk_size, w_decays).
 
     Returns:
@@ -270,7 +272,7 @@ def make_ttbar(
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache = root / f"ttbar_{settings_key(s, int(seed))}"
     t0 = time.perf_counter()
-    frames, stats = cached_chunks("ttbar", cache, generate_chunk, s, int(seed), int(n_events), int(workers), progress)
+    frames, stats = cached_chunks("ttbar", cache, generate_chunk, s, int(seed), int(n_events), int(workers), progress, scheduler=scheduler)
     df = pd.concat(frames, ignore_index=True)
     if len(df) == 0:
         raise InputFileError("ttbar: Pythia produced no event; see the log")
@@ -319,7 +321,7 @@ def run_ttbar(args: argparse.Namespace) -> int:
         argv += ["--chunk-size", str(args.chunk_size)]
     df = make_ttbar(
         args.events, seed=args.seed, out=args.out, workers=args.workers, fmt=fmt, cache_dir=args.cache_dir,
-        progress=not getattr(args, "quiet", False), command=shlex.join(["hepgan", *argv]),
+        progress=not getattr(args, "quiet", False), command=shlex.join(["hepgan", *argv]), scheduler=args.scheduler,
         sqrt_s=args.sqrt_s, chunk_size=args.chunk_size,
     )  # fmt: skip
     log.info("ttbar: wrote %s: %d events", args.out, len(df))

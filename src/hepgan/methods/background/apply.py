@@ -19,7 +19,7 @@ from hepgan.exceptions import ConfigError, SchemaError
 from hepgan.io import ChunkedTableWriter, check_columns, check_table_columns, iter_table, read_metadata
 from hepgan.methods.background.model import DERIVE, ConditionalGAN
 
-__all__ = ["replace_objects", "apply_model", "OUTSIDE_COLUMN"]
+__all__ = ["replace_objects", "apply_model", "apply_files", "apply_file", "file_seed", "output_name", "OUTSIDE_COLUMN"]
 
 log = logging.getLogger("hepgan")
 
@@ -65,6 +65,8 @@ def apply_model(
     strict: bool = False,
     aliases: dict[str, str] | None = None,
     cut: str | None = None,
+    command: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Streams a CR file in chunks, replacing the failing object by generated ones.
 
@@ -87,6 +89,8 @@ def apply_model(
         aliases: output column -> expression over the input's columns (:mod:`hepgan.expressions`), e.g.
             ``{"pho1_pt": "Photon_pt[:, 0]"}`` for a NanoAOD-like tree; the aliases join the output.
         cut: an event selection applied before the aliases, e.g. ``"nPhoton >= 2"``.
+        command: the command line recorded in the provenance (default: this process's).
+        metadata: more entries of the output's metadata.
 
     Returns:
         Summary: events in, rows out, fraction of generated objects passing the ID threshold,
@@ -109,7 +113,8 @@ def apply_model(
 
     meta = {"input": str(cr_path), "k": k, "seed": seed, "model": str(model), "id_threshold": id_threshold, "source_metadata": meta_in,
             "aliases": aliases or {}, "cut": cut,
-            "provenance": record(inputs=[cr_path], models=[model_path] if model_path is not None else [])}  # fmt: skip
+            "provenance": record(inputs=[cr_path], models=[model_path] if model_path is not None else [], command=command),
+            **(metadata or {})}  # fmt: skip
     with contextlib.ExitStack() as stack:
         bar = None
         w = stack.enter_context(ChunkedTableWriter(out_path, metadata=meta))
@@ -173,3 +178,133 @@ def _progress_bar(path: str | Path, cr_only: bool):
         except HepganError:
             total = None
     return tqdm(desc="apply", unit="event", total=total, file=sys.stderr, leave=False)
+
+
+# --------------------------------------------------------------------------- many files
+
+
+def _file_of(path: str | Path) -> Path:
+    """The file of an input path (a ``.root:tree`` suffix stripped)."""
+    s = str(path)
+    i = s.lower().find(".root:")
+    return Path(s[: i + 5] if i >= 0 else s)
+
+
+def file_seed(seed: int, path: str | Path) -> int:
+    """The seed of one input file of :func:`apply_files`: derived from ``seed`` and the file's name (not its
+    folder or its place in the list), so that it does not depend on the workers or the order of the files.
+
+    Example:
+        >>> file_seed(0, "a/cr_1.parquet") == file_seed(0, "b/cr_1.parquet") != file_seed(0, "a/cr_2.parquet")
+        True
+    """
+    import hashlib
+
+    from hepgan.estimator import seed_from
+
+    digest = hashlib.sha256(_file_of(path).name.encode()).digest()
+    return seed_from(int(seed), *(int.from_bytes(digest[i : i + 4], "little") for i in (0, 4)))
+
+
+def output_name(path: str | Path) -> str:
+    """The output file name of one input of :func:`apply_files`: ``<stem>_gan.parquet`` (``.root`` for ROOT inputs).
+
+    Example:
+        >>> output_name("data/cr_1.parquet"), output_name("data/nano.root:Events"), output_name("x.csv")
+        ('cr_1_gan.parquet', 'nano_gan.root', 'x_gan.parquet')
+    """
+    f = _file_of(path)
+    return f"{f.stem}_gan{'.root' if f.suffix.lower() == '.root' else '.parquet'}"
+
+
+def apply_file(job: dict[str, Any]) -> dict[str, Any]:
+    """One task of :func:`apply_files` (module level: it is pickled to the workers): loads the model and
+    applies it to one input file, writing its output atomically. Returns the summary with ``input`` and ``out``."""
+    model = ConditionalGAN.load(job["model"], device=job.get("device", "cpu"))
+    s = apply_model(model, job["input"], job["out"], seed=job["seed"], progress=False, command=job.get("command"),
+                    metadata={"seed_of_file": {"seed": job["base_seed"], "file": _file_of(job["input"]).name}}, **job["options"])  # fmt: skip
+    return {**s, "input": str(job["input"]), "out": str(job["out"])}
+
+
+def expand_inputs(patterns: list[str]) -> list[str]:
+    """Input paths with glob patterns (``'data/*.parquet'``) expanded by hepgan, sorted; a pattern that
+    matches nothing, or a file that does not exist, is an InputFileError."""
+    import glob
+
+    from hepgan.exceptions import InputFileError
+
+    out: list[str] = []
+    for p in patterns:
+        if any(ch in str(_file_of(p)) for ch in "*?[") and not _file_of(p).exists():
+            tree = str(p)[len(str(_file_of(p))) :]
+            found = sorted(glob.glob(str(_file_of(p))))
+            if not found:
+                raise InputFileError(f"{p}: no file matches this pattern")
+            out += [f + tree for f in found]
+        else:
+            if not _file_of(p).is_file():
+                raise InputFileError(f"{p}: no such file")
+            out.append(str(p))
+    return out
+
+
+def apply_files(
+    model: str | Path,
+    inputs: list[str | Path],
+    out_dir: str | Path,
+    seed: int = 0,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: bool = True,
+    device: str = "cpu",
+    command: list[str] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Applies a saved model to many input files, one task each (:func:`hepgan.executor.map_tasks`).
+
+    Input ``IN`` gets the output ``out_dir/<IN stem>_gan.parquet`` (:func:`output_name`), written atomically.
+    An output that exists already is skipped, so a rerun after an interruption resumes. File
+    ``IN`` uses the seed :func:`file_seed` (seed, its name), recorded in its metadata: the outputs do
+    not depend on ``workers``, ``scheduler`` or the order of the inputs.
+
+    Args:
+        model: the saved model's path (each task loads it).
+        inputs: input tables (Parquet, ROOT ``file.root[:tree]`` or CSV).
+        out_dir: the output folder (made if absent, with hepgan's marker).
+        seed: the base seed.
+        workers, scheduler: as for :func:`hepgan.executor.map_tasks`.
+        progress: a progress bar of finished files.
+        device: the device of each task's model.
+        command: the command line recorded in the provenance.
+        **options: the other arguments of :func:`apply_model` (k, chunk_size, cr_only, id_threshold, ...).
+
+    Returns:
+        {"written": summaries of the files written (in input order), "skipped": outputs that existed}.
+    """
+    from hepgan.exceptions import ConfigError, InputFileError
+    from hepgan.executor import check_scheduler, map_tasks
+    from hepgan.io import mark_dir
+
+    check_scheduler(scheduler)
+    if not inputs:
+        raise ConfigError("apply: no input file")
+    out_dir = Path(out_dir)
+    outs = [out_dir / output_name(i) for i in inputs]
+    seen: dict[str, str] = {}
+    for i, o in zip(inputs, outs):
+        if o.name in seen:
+            raise ConfigError(f"{i} and {seen[o.name]}: both would be written to {o}; give inputs with different names")
+        seen[o.name] = str(i)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputFileError(f"{out_dir}: cannot make the output folder ({err.strerror})") from None
+    mark_dir(out_dir, "apply")
+    jobs = [{"model": str(model), "input": str(i), "out": str(o), "seed": file_seed(seed, i), "base_seed": int(seed), "device": device,
+             "command": command, "options": options} for i, o in zip(inputs, outs) if not o.exists()]  # fmt: skip
+    skipped = [str(o) for o in outs if o.exists()]
+    if skipped:
+        log.info("apply: skipped %d of %d: outputs exist in %s", len(skipped), len(inputs), out_dir)
+    results = map_tasks(apply_file, jobs, workers=workers, scheduler=scheduler, progress=progress, desc="apply")
+    order = {str(i): n for n, i in enumerate(inputs)}
+    return {"written": sorted(results, key=lambda r: order[r["input"]]), "skipped": skipped}

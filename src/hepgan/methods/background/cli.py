@@ -18,13 +18,23 @@ log = logging.getLogger("hepgan")
 def add_apply(sub) -> None:
     p = sub.add_parser("apply", help="replace the failing object of each CR event by a generated one")
     p.add_argument("model", help="model file (model_best.safetensors of a run)")
-    p.add_argument("cr_file", help="event table: .parquet, .root[:tree] or .csv")
+    p.add_argument("cr_file", nargs="+", metavar="IN",
+                   help="event table(s): .parquet, .root[:tree] or .csv; several files, or a quoted pattern such as 'data/*.parquet', "
+                        "need --out-dir")  # fmt: skip
     from hepgan.cli import Output, add_output
 
     add_output(p, Output("out", "file", inputs=("model", "cr_file"), example=("apply", "{background_model}", "{events}", "--out", "{out}")),
-               "--out", help="output table (.parquet or .root)")  # fmt: skip
+               "--out", help="output table (.parquet or .root) of one input file", required=False)  # fmt: skip
+    p.add_argument("--out-dir", metavar="DIR",
+                   help="output folder of one or more inputs: IN gets DIR/<IN stem>_gan.parquet (.root for ROOT inputs); "
+                        "outputs that exist are skipped, so a rerun resumes")  # fmt: skip
+    p.add_argument("--workers", type=int, default=1, help="with --out-dir: files applied at once, in a local Dask cluster (default 1)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="with --out-dir: run the files on a running Dask cluster, e.g. tcp://host:8786 "
+                                                         "(needs hepgan[dask] and files the workers can read and write)")  # fmt: skip
     p.add_argument("--k", type=int, default=1, help="generated objects per event, each with weight w/k (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the generation; chunk i uses a seed derived from it (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the generation; chunk i uses a seed derived from it; with --out-dir, each file one derived from it "
+                        "and the file's name (default 0)")  # fmt: skip
     p.add_argument("--chunk-size", type=int, default=100_000, help="events per chunk (bounded memory)")
     p.add_argument("--all-regions", action="store_true", help="apply to every event, not only region == 0")
     p.add_argument("--id-threshold", type=float, help="ID threshold for the new region label (default: the input's metadata)")
@@ -40,12 +50,24 @@ def add_apply(sub) -> None:
 
 def run_apply(args: argparse.Namespace) -> int:
     from hepgan.cli import aliases_of
+    from hepgan.exceptions import ConfigError
+
+    if args.out_dir is not None:
+        if args.out is not None:
+            raise ConfigError("apply: give --out FILE (one input) or --out-dir DIR, not both")
+        return _run_apply_files(args)
+    if args.out is None:
+        raise ConfigError("apply: give --out FILE for one input, or --out-dir DIR")
+    if len(args.cr_file) > 1:
+        raise ConfigError(f"apply: {len(args.cr_file)} input files need --out-dir DIR (--out names one output file)")
+    if args.workers != 1 or args.scheduler is not None:
+        raise ConfigError("apply: --workers and --scheduler spread several files over workers; they need --out-dir DIR")
     from hepgan.methods.background.apply import apply_model
     from hepgan.methods.background.model import ConditionalGAN
 
     model = ConditionalGAN.load(args.model, device=args.device)
     s = apply_model(
-        model, args.cr_file, args.out, k=args.k, seed=args.seed, chunk_size=args.chunk_size,
+        model, args.cr_file[0], args.out, k=args.k, seed=args.seed, chunk_size=args.chunk_size,
         cr_only=not args.all_regions, id_threshold=args.id_threshold, progress=not args.quiet, drop_nan=args.drop_nan,
         strict=args.strict, aliases=aliases_of(args), cut=args.cut,
     )  # fmt: skip
@@ -53,6 +75,35 @@ def run_apply(args: argparse.Namespace) -> int:
     if s["pass_fraction"] is not None:
         line += f"; {100 * s['pass_fraction']:.1f} % of generated objects pass the ID threshold"
     print(line)
+    return 0
+
+
+def _run_apply_files(args: argparse.Namespace) -> int:
+    """``hepgan apply MODEL IN... --out-dir DIR``: one task per input file (:func:`hepgan.methods.background.apply.apply_files`)."""
+    import sys
+
+    from hepgan.cli import aliases_of
+    from hepgan.estimator import check_int
+    from hepgan.executor import check_scheduler
+    from hepgan.io import check_output_dir
+    from hepgan.methods.background.apply import apply_files, expand_inputs
+    from hepgan.methods.background.model import ConditionalGAN
+
+    check_int("--workers", args.workers)
+    check_scheduler(args.scheduler)
+    inputs = expand_inputs(args.cr_file)
+    check_output_dir(args.out_dir, inputs=[args.model, *inputs], overwrite=args.overwrite, option="--out-dir")
+    ConditionalGAN.load(args.model)  # a bad model file: one error line before any task starts
+    result = apply_files(
+        args.model, inputs, args.out_dir, seed=args.seed, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet,
+        device=args.device, command=list(sys.argv), k=args.k, chunk_size=args.chunk_size, cr_only=not args.all_regions,
+        id_threshold=args.id_threshold, drop_nan=args.drop_nan, strict=args.strict, aliases=aliases_of(args), cut=args.cut,
+    )  # fmt: skip
+    written = result["written"]
+    rows = sum(s["rows_out"] for s in written)
+    events = sum(s["events_in"] for s in written)
+    print(f"wrote {len(written)} of {len(inputs)} files into {args.out_dir}: {rows} rows from {events} CR events (k = {args.k})"
+          + (f"; skipped {len(result['skipped'])}: outputs exist" if result["skipped"] else ""))  # fmt: skip
     return 0
 
 
