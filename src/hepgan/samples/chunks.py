@@ -99,11 +99,18 @@ def run_chunks(
     from hepgan.executor import map_tasks
 
     total = sum(j[3] for j in jobs)  # (settings, seed, chunk, n, cache)
-    bar = tqdm(total=total, unit="ev", file=sys.stderr, disable=not progress, desc=desc, smoothing=0.1)
+    bars: list[Any] = []  # the bar appears with the first finished chunk: a failing start leaves no empty bar behind
+
+    def update(stats: dict[str, Any]) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, unit="ev", file=sys.stderr, disable=not progress, desc=desc, smoothing=0.1))
+        bars[0].update(events_of(stats))
+
     try:
-        map_tasks(run_one, jobs, workers=workers, scheduler=scheduler, on_result=lambda st: bar.update(events_of(st)))
+        map_tasks(run_one, jobs, workers=workers, scheduler=scheduler, on_result=update)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
 
 
 def check_request(n_events: Any, seed: Any, workers: Any) -> None:
