@@ -28,6 +28,7 @@ __all__ = [
     "MARKER",
     "RUN_FILES",
     "atomic_dir",
+    "format_of",
     "check_output_file",
     "check_output_dir",
     "check_not_an_input",
@@ -54,7 +55,13 @@ METADATA_KEY = b"hepgan"
 FORMATS = ("parquet", "root", "csv")
 
 
-def _format_of(path: Path, fmt: str | None = None) -> str:
+def format_of(path: Path, fmt: str | None = None) -> str:
+    """The table format of ``path``: ``fmt`` when given (checked), else from the suffix (.parquet/.pq, .root, .csv/.txt).
+
+    Example:
+        >>> format_of(Path("events.pq")), format_of(Path("out.root")), format_of(Path("x.dat"), "csv")
+        ('parquet', 'root', 'csv')
+    """
     if fmt is not None:
         if fmt not in FORMATS:
             raise InputFileError(f"{path}: unknown format '{fmt}', expected one of {', '.join(FORMATS)}")
@@ -336,7 +343,7 @@ def write_table(
     """
     path, tree_in_path = _split_root_path(path)
     tree = tree_in_path or tree
-    fmt = _format_of(path, fmt)
+    fmt = format_of(path, fmt)
     with atomic_path(path) as tmp:
         if fmt == "parquet":
             import pyarrow.parquet as pq
@@ -372,7 +379,7 @@ class ChunkedTableWriter:
         path, tree_in_path = _split_root_path(path)
         self.path = path
         self.tree = tree_in_path or tree
-        self.fmt = _format_of(path, fmt)
+        self.fmt = format_of(path, fmt)
         if self.fmt == "csv":
             raise InputFileError(f"{path}: chunked output is written as .parquet or .root, not CSV")
         self.metadata = metadata
@@ -763,7 +770,7 @@ def read_table(
 
 def _read(path, columns, fmt, chunk_size, aliases, cut) -> Iterator[pd.DataFrame]:
     path, tree = _split_root_path(path)
-    fmt = _format_of(path, fmt)
+    fmt = format_of(path, fmt)
     _check_exists(path)
     aliases = dict(aliases or {})
     source = _Source(path, fmt, tree)
@@ -796,7 +803,7 @@ def check_table_columns(path: str | Path, wanted: Sequence[str], aliases: Mappin
     """Raises one clear SchemaError when a table lacks a wanted column (or holds it jagged, or as a non-number)."""
     path, tree = _split_root_path(path)
     _check_exists(path)
-    _resolve(_Source(path, _format_of(path), tree), list(wanted), dict(aliases or {}), cut)
+    _resolve(_Source(path, format_of(path), tree), list(wanted), dict(aliases or {}), cut)
 
 
 def table_columns(path: str | Path, aliases: Mapping[str, str] | None = None, numbers_only: bool = True) -> list[str]:
@@ -807,7 +814,7 @@ def table_columns(path: str | Path, aliases: Mapping[str, str] | None = None, nu
     """
     path, tree = _split_root_path(path)
     _check_exists(path)
-    source = _Source(path, _format_of(path), tree)
+    source = _Source(path, format_of(path), tree)
     own = source.flat + ([] if numbers_only else list(source.other))
     return own + [a for a in (aliases or {}) if a not in own]
 
@@ -816,7 +823,7 @@ def count_rows(path: str | Path) -> int | None:
     """Rows of a Parquet file or ROOT tree from its metadata (None for CSV or when unreadable)."""
     path, tree = _split_root_path(path)
     try:
-        fmt = _format_of(path)
+        fmt = format_of(path)
         if fmt == "parquet":
             return int(_parquet_file(path).metadata.num_rows)
         if fmt == "root":
@@ -829,7 +836,7 @@ def count_rows(path: str | Path) -> int | None:
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """The hepgan metadata record of a file written by hepgan ({} if none)."""
     path, _ = _split_root_path(path)
-    fmt = _format_of(path)
+    fmt = format_of(path)
     _check_exists(path)
     if fmt == "parquet":
         meta = _parquet_file(path).schema_arrow.metadata or {}

@@ -126,12 +126,17 @@ def write_chunk(job: tuple) -> dict[str, Any]:
     """Runs one chunk job ``(settings, seed, chunk, n, cache, make)`` of :func:`cached_chunks` and writes its file.
 
     ``make(settings, seed, chunk, n) -> (table, stats)`` is a module-level function (it is pickled to
-    worker processes by reference); the table is written atomically with ``chunk_stats`` in its metadata.
+    worker processes by reference); the table is written atomically with ``chunk_stats`` in its metadata
+    (a table without columns, from a chunk that kept no event, as one empty placeholder column).
     """
+    import pandas as pd
+
     from hepgan.io import write_table
 
     settings, seed, chunk, n, cache, make = job
     df, stats = make(settings, seed, chunk, n)
+    if len(df.columns) == 0:  # a chunk that kept no event: one placeholder column keeps the file readable
+        df = pd.DataFrame({"event": np.zeros(0)})
     write_table(df, chunk_path(Path(cache), chunk, n), metadata={"chunk_stats": stats})
     return stats
 

@@ -42,7 +42,7 @@ import pandas as pd
 from hepgan.config import check, choice
 from hepgan.exceptions import ConfigError, InputFileError
 from hepgan.physics import derived_columns, wrap_phi
-from hepgan.samples.chunks import chunk_list, chunk_path, default_cache_dir, init_pythia, pythia_chunk_seed, pythia_version, run_chunks
+from hepgan.samples.chunks import cached_chunks, check_request, default_cache_dir, init_pythia, pythia_chunk_seed, pythia_version
 
 __all__ = [
     "GjetsSettings",
@@ -415,18 +415,6 @@ def generate_chunk(settings: GjetsSettings, seed: int, chunk: int, n_events: int
     return pd.DataFrame(rows), stats
 
 
-def _run_chunk(args: tuple[GjetsSettings, int, int, int, str]) -> dict[str, Any]:
-    """Worker entry: generate one chunk and write it atomically into the cache."""
-    from hepgan.io import write_table
-
-    settings, seed, chunk, n, cache = args
-    df, stats = generate_chunk(settings, seed, chunk, n)
-    if len(df) == 0:  # keep the schema readable even for an empty chunk
-        df = pd.DataFrame({"event": np.zeros(0)})
-    write_table(df, chunk_path(Path(cache), chunk, n), metadata={"chunk_stats": stats})
-    return stats
-
-
 def generate_raw(
     n_events: int,
     seed: int,
@@ -444,38 +432,23 @@ def generate_raw(
     Returns:
         (raw, summary): float64 rows without the ID score, and the summed chunk statistics.
     """
-    from hepgan.io import read_metadata, read_table
+    from hepgan.io import atomic_path
 
     settings = (settings or GjetsSettings()).validate()
-    check(isinstance(n_events, (int, np.integer)) and not isinstance(n_events, bool) and n_events > 0,
-          "events", "an integer > 0", n_events)  # fmt: skip
-    check(isinstance(seed, (int, np.integer)) and 0 <= seed < 2**32, "seed", "an integer in [0, 2^32)", seed)
-    check(isinstance(workers, (int, np.integer)) and 1 <= workers <= 256, "workers", "an integer in [1, 256]", workers)
+    check_request(n_events, seed, workers)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache = root / settings_key(settings, int(seed))
     try:
         cache.mkdir(parents=True, exist_ok=True)
-        from hepgan.io import atomic_path
-
         with atomic_path(cache / "settings.json") as tmp:
             tmp.write_text(json.dumps(
                 {"settings": dataclasses.asdict(settings), "seed": int(seed), "detector": DETECTOR,
                  "pythia": pythia_version(), "generator_version": GENERATOR_VERSION}, indent=1, default=str))  # fmt: skip
     except OSError as err:
         raise InputFileError(f"{cache}: cannot use the cache folder ({err.strerror})") from None
-    all_chunks = chunk_list(int(n_events), settings.chunk_size)
-    todo = [(c, n) for c, n in all_chunks if not chunk_path(cache, c, n).exists()]
-    if todo:
-        log.info("gjets: %d of %d chunks to generate in %s", len(todo), len(all_chunks), cache)
-        jobs = [(settings, int(seed), c, n, str(cache)) for c, n in todo]
-        run_chunks(_run_chunk, jobs, int(workers), progress, "gjets", lambda st: st["n_generated"] + st["n_next_failed"], scheduler)
-    frames, stats = [], []
-    for c, n in all_chunks:
-        path = chunk_path(cache, c, n)
-        stats.append(read_metadata(path)["chunk_stats"])
-        df = read_table(path)
-        if len(df.columns) > 1:
-            frames.append(df)
+    tables, stats = cached_chunks("gjets", cache, generate_chunk, settings, int(seed), int(n_events), int(workers), progress,
+                                  lambda st: st["n_generated"] + st["n_next_failed"], scheduler)  # fmt: skip
+    frames = [df for df in tables if len(df.columns) > 1]  # chunks that kept no event hold one placeholder column
     raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     summary = {k: sum(s[k] for s in stats) for k in ("n_generated", "n_next_failed", "n_selected", "sum_w", "sum_w2",
                                                       "seconds_pythia", "seconds_total")}  # fmt: skip

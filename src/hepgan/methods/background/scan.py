@@ -39,7 +39,7 @@ from hepgan.methods.background.config import BackgroundRunConfig
 from hepgan.methods.background.run import build_model, check_trainable, context_columns, load_events, split_sr
 from hepgan.runs import apply_overrides, event_weights
 
-__all__ = ["SCAN_KEYS", "ScanConfig", "load_scan_config", "scan_run"]
+__all__ = ["SCAN_KEYS", "ScanConfig", "load_scan_config", "scan_run", "format_value", "aligned_table"]
 
 log = logging.getLogger("hepgan")
 
@@ -137,7 +137,13 @@ def _check_no_scan(run_dir: Path, overwrite: bool) -> None:
         raise ConfigError(f"{run_dir}: already holds a scan ({held[0]}); choose another --run-dir, or pass --overwrite")
 
 
-def _fmt(v: Any) -> str:
+def format_value(v: Any) -> str:
+    """A configuration value for a results table: floats to 4 digits, widths lists as 128x128.
+
+    Example:
+        >>> format_value(0.00123456), format_value([128, 128]), format_value("adam")
+        ('0.001235', '128x128', 'adam')
+    """
     if isinstance(v, float):
         return f"{v:.4g}"
     if isinstance(v, list):
@@ -145,15 +151,20 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def aligned_table(cols: list[str], body: list[list[str]]) -> str:
+    """Rows of strings as right-aligned text under their column names (the scan and search tables)."""
+    widths = [max(len(c), *(len(b[i]) for b in body)) if body else len(c) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(cols, widths))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(b, widths)) for b in body]
+    return "\n".join(lines)
+
+
 def results_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
     """The scan results as aligned text, best (lowest validation -2lnLambda) first."""
     cols = ["member", *keys, "best_epoch", "neg2lnL_val", "neg2lnL_train", "loss_d", "loss_g"]
     order = sorted(rows, key=lambda r: (r["neg2lnL_val"] is None, r["neg2lnL_val"] if r["neg2lnL_val"] is not None else 0.0))
-    body = [[_fmt(r[c]) if c not in ("neg2lnL_val", "neg2lnL_train") or r[c] is None else f"{r[c]:.1f}" for c in cols] for r in order]
-    widths = [max(len(c), *(len(b[i]) for b in body)) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(cols, widths))]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(b, widths)) for b in body]
-    return "\n".join(lines)
+    body = [[format_value(r[c]) if c not in ("neg2lnL_val", "neg2lnL_train") or r[c] is None else f"{r[c]:.1f}" for c in cols] for r in order]
+    return aligned_table(cols, body)
 
 
 def scan_run(scan: ScanConfig, run_dir: str | Path, progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
@@ -211,7 +222,7 @@ def _scan_in(run_dir: Path, scan: ScanConfig, parts: dict[str, pd.DataFrame], pr
     scored = [r for r in rows if r["neg2lnL_val"] is not None]
     best = min(scored, key=lambda r: r["neg2lnL_val"]) if scored else rows[0]
     table = results_table(rows, keys)
-    flat = pd.DataFrame([{k: (_fmt(v) if isinstance(v, list) else v) for k, v in r.items()} for r in rows])
+    flat = pd.DataFrame([{k: (format_value(v) if isinstance(v, list) else v) for k, v in r.items()} for r in rows])
     with atomic_path(run_dir / "scan_results.csv") as tmp:
         flat.to_csv(tmp, index=False)
     out = {
@@ -237,7 +248,7 @@ def _scan_in(run_dir: Path, scan: ScanConfig, parts: dict[str, pd.DataFrame], pr
 def describe_best(result: dict[str, Any]) -> str:
     """One line naming the best configuration."""
     b = result["best"]
-    values = ", ".join(f"{k}={_fmt(b[k])}" for k in result["keys"])
+    values = ", ".join(f"{k}={format_value(b[k])}" for k in result["keys"])
     if b["neg2lnL_val"] is None:
         return f"best: member {b['member']} ({values}); no validation metric"
     return f"best: member {b['member']} ({values}): validation -2lnLambda {b['neg2lnL_val']:.1f} at epoch {b['best_epoch']}"

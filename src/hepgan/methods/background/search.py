@@ -42,6 +42,7 @@ from hepgan.exceptions import ConfigError, MissingExtraError
 from hepgan.io import atomic_path, claim_run_dir, run_dir_lock
 from hepgan.methods.background.config import BackgroundRunConfig
 from hepgan.methods.background.run import BackgroundRun, build_model, check_trainable, context_columns, load_events, split_sr
+from hepgan.methods.background.scan import aligned_table, format_value
 from hepgan.runs import apply_overrides, event_weights, execute_run
 
 __all__ = ["SearchConfig", "load_search_config", "search_run", "import_optuna"]
@@ -263,7 +264,7 @@ def search_run(
             cfg = search.trial_config(params)
             trial_dir = run_dir / f"trial_{trial.number}"
             trial.set_user_attr("run_dir", str(trial_dir.resolve()))
-            log.info("trial %d: %s", trial.number, ", ".join(f"{k}={_fmt(v)}" for k, v in params.items()))
+            log.info("trial %d: %s", trial.number, ", ".join(f"{k}={format_value(v)}" for k, v in params.items()))
 
             def report(epoch: int, values: dict[str, float]) -> None:
                 if metric in values:
@@ -310,12 +311,6 @@ def _plain_space(space: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
 def _rank(rows: list[dict[str, Any]], minimize: bool) -> list[dict[str, Any]]:
     done = [r for r in rows if r["state"] == "COMPLETE" and r["value"] is not None]
     rest = [r for r in rows if r not in done]
@@ -327,12 +322,9 @@ def results_table(rows: list[dict[str, Any]], keys: list[str], minimize: bool = 
     cols = ["trial", "state", *keys, "best_epoch", "value"]
     body = []
     for r in _rank(rows, minimize):
-        body.append([str(r["number"]), r["state"].lower(), *(_fmt(r["params"].get(k, "")) for k in keys),
+        body.append([str(r["number"]), r["state"].lower(), *(format_value(r["params"].get(k, "")) for k in keys),
                      "" if r["best_epoch"] is None else str(r["best_epoch"]), "" if r["value"] is None else f"{r['value']:.4g}"])  # fmt: skip
-    widths = [max(len(c), *(len(b[i]) for b in body)) if body else len(c) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(cols, widths))]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(b, widths)) for b in body]
-    return "\n".join(lines)
+    return aligned_table(cols, body)
 
 
 def _write_results(study: Any, search: SearchConfig, run_dir: Path, seconds: float) -> dict[str, Any]:
@@ -386,7 +378,7 @@ def describe_best(result: dict[str, Any], label: str) -> str:
     b = result["best"]
     if b is None:
         return "best: no trial completed"
-    values = ", ".join(f"{k}={_fmt(b['params'].get(k))}" for k in result["keys"])
+    values = ", ".join(f"{k}={format_value(b['params'].get(k))}" for k in result["keys"])
     line = f"best: trial {b['number']} ({values}): validation {label} {b['value']:.4g} at epoch {b['best_epoch']}"
     if result["best_model"] is None:
         line += f"; its model is not on this machine (trial folder {b['run_dir']})"

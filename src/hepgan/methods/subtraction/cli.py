@@ -29,16 +29,14 @@ def subtract_file(model_path: str, events: int, out: str, seed: int = 0, fmt: st
     from pathlib import Path
 
     from hepgan.exceptions import ConfigError
-    from hepgan.io import check_output_file, write_table
+    from hepgan.io import check_output_file, format_of, write_table
     from hepgan.methods.subtraction.model import SubtractionGAN
     from hepgan.provenance import record
 
     if isinstance(events, bool) or not isinstance(events, int) or events < 1:
         raise ConfigError(f"--events: expected an integer >= 1, got {events!r}")
     out_path = Path(out)
-    fmt = fmt or {".root": "root", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(out_path.suffix.lower())
-    if fmt is None:
-        raise ConfigError(f"--out {out}: cannot tell the format from the suffix '{out_path.suffix}' (expected .parquet, .root or .csv, or --format)")
+    fmt = format_of(out_path, fmt)
     check_output_file(out_path, fmt, inputs=[model_path])
     model = SubtractionGAN.load(model_path, device=device)
     df = model.subtract(events, seed=seed)

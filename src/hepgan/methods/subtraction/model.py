@@ -679,6 +679,10 @@ class SubtractionGAN(Estimator):
             ConfigError: a bad hyperparameter or cross section.
             SchemaError: a missing column, NaN or inf, too few events, values outside a range.
         """
+        return self._checked(samples, sigma)[0]
+
+    def _checked(self, samples: Mapping[str, Any], sigma: Mapping[str, float]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """:meth:`check_inputs`, returning the physical columns and the discriminators' features of every sample."""
         self._validate_params()
         self._check_inputs(samples, sigma)
         self.sigma_ = {s: float(sigma[s]) for s in self.samples}
@@ -687,9 +691,7 @@ class SubtractionGAN(Estimator):
             if len(v) < 2:
                 raise SchemaError(f"sample {s}: fit needs at least 2 events, got {len(v)}")
         self._fit_preprocessing(x)
-        for s, v in x.items():
-            self._to_features(v, s)
-        return x
+        return x, {s: self._to_features(v, s) for s, v in x.items()}
 
     def _prepare(
         self,
@@ -704,10 +706,10 @@ class SubtractionGAN(Estimator):
         ``bootstrap``: a seed; each sample's training events are then a bootstrap replica
         (drawn with replacement, same size). The preprocessing is fitted on the given events.
         """
-        x = self.check_inputs(samples, sigma)
+        x, features = self._checked(samples, sigma)
         data = {}
         for k, s in enumerate(self.samples):
-            feats = self._to_features(x[s], s)
+            feats = features[s]
             w = None if weights is None or weights.get(s) is None else np.array(weights[s], dtype=np.float64)
             if w is not None and (w.shape != (len(feats),) or not np.isfinite(w).all()):
                 raise SchemaError(f"weights.{s}: expected {len(feats)} finite weights")
