@@ -14,6 +14,7 @@ import shlex
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -52,6 +53,14 @@ def fx(tmp_path_factory) -> dict[str, Path]:
     rng = np.random.default_rng(2)
     toy_inputs = {"B": rng.uniform(1.0, 2.0, (64, 1)), "S": rng.uniform(1.0, 2.0, (32, 1))}
     SubtractionGAN(**{**small, "latent_dim": 2}).fit(toy_inputs, {"B": 2.0, "S": 1.0}).save(d / "subtraction.safetensors")
+    from hepgan.methods.scaling import TableWGAN
+
+    table = pd.DataFrame({"m_llg": 130.0 + 40.0 * rng.random(200), "pt_ll": rng.exponential(30.0, 200)})
+    TableWGAN(["m_llg", "pt_ll"], g_hidden=[8], d_hidden=[8], epochs=1, progress=False).fit(table).save(d / "scaling.safetensors")
+    write_table(table.assign(m_llg=rng.normal(150.0, 1.5, 200)), d / "signal.parquet")
+    (d / "lee.yaml").write_text(yaml.safe_dump({"generator": str(d / "scaling.safetensors"), "signal": str(d / "signal.parquet"),
+                                                "features": ["pt_ll"], "data_events": 200, "pseudo_experiments": 1,
+                                                "classifier": {"hidden": [4], "epochs": 1}}))  # fmt: skip
     cfg = {
         "method": "background",
         "data": {"train": str(d / "events.parquet"), "validation_fraction": 0.25, "test_fraction": 0.25},
@@ -65,7 +74,7 @@ def fx(tmp_path_factory) -> dict[str, Path]:
     return {
         "events": d / "events.parquet", "events_b": d / "events_b.parquet",
         "background_model": d / "background.safetensors", "generation_model": d / "generation.safetensors",
-        "subtraction_model": d / "subtraction.safetensors",
+        "subtraction_model": d / "subtraction.safetensors", "lee_config": d / "lee.yaml",
         "config": d / "config.yaml", "scan_config": d / "scan.yaml", "search_config": d / "search.yaml",
     }  # fmt: skip
 

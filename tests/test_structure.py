@@ -7,6 +7,7 @@ import ast
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import hepgan
@@ -80,6 +81,9 @@ def test_hepgan_load_reads_every_model_format(tmp_path):
     ev.fit(p3).save(tmp_path / "g.safetensors")
     assert type(hepgan.load(tmp_path / "b.safetensors")) is hepgan.ConditionalGAN
     assert type(hepgan.load(tmp_path / "g.safetensors")) is hepgan.EventGAN
+    table = pd.DataFrame({"a": np.random.default_rng(3).normal(size=64), "n": np.arange(64) % 3})
+    hepgan.TableWGAN(["a", "n"], discrete_columns=["n"], g_hidden=[8], d_hidden=[8], epochs=1, progress=False).fit(table).save(tmp_path / "s.safetensors")
+    assert type(hepgan.load(tmp_path / "s.safetensors")) is hepgan.TableWGAN
     from hepgan.training.state import save_state
 
     save_state(tmp_path / "other.safetensors", {"w": np.zeros(2).tolist()}, meta={"format": "somebody.Else"})

@@ -303,3 +303,45 @@ def test_task_and_data_errors_name_what_is_wrong():
         Step("s", "net", loss, repeat=0)
     with pytest.raises(ConfigError, match="optimizer"):
         OptimizerSpec("rmsprop")
+
+
+def _table_wgan_parts(seed: int, lr: float):
+    """The scaling method's WGAN-GP task, data and settings (seed 004: critic with gradient penalty, then generator)."""
+    from hepgan.methods.scaling.model import TableWGAN
+
+    rng = np.random.default_rng(5)
+    x = np.column_stack([rng.normal(2.0, 1.0, 256), rng.integers(0, 4, 256)])
+    m = TableWGAN(["a", "n"], discrete_columns=["n"], g_hidden=[16], d_hidden=[16], gp_lambda=10.0, lr=lr, epochs=2, batch_size=64,
+                  n_critic=3, seed=seed, progress=False)  # fmt: skip
+    return m._prepare(x)
+
+
+def test_scaling_wgan_gp_steps_eager_graph_scan_agree():
+    def settings(seed, way):
+        s = _table_wgan_parts(seed, 1e-3)[2]
+        s.step = way
+        return s
+
+    out = _run_three_ways(lambda seed, lr: _table_wgan_parts(seed, lr)[0], lambda seed: _table_wgan_parts(seed, 1e-3)[1], settings)
+    _assert_same(out, ["loss_d", "loss_g", "gp_train", "w_distance_train"])
+    assert out["eager", 0][0]["gp_train"][0] > 0  # the penalty is active
+
+
+@pytest.mark.parametrize("mode", ["semi", "cwola"])
+def test_lee_classifier_step_eager_graph_scan_agree(mode):
+    from hepgan.lee.classifier import ClassifierSettings, ClassifierTask, ResponseClassifier
+
+    def make(seed, lr):
+        torch.manual_seed(seed)
+        net = ResponseClassifier(2, (8, 8), np.zeros(2), np.ones(2))
+        return ClassifierTask(net, ClassifierSettings(mode=mode, lr=lr, hidden=(8, 8)))
+
+    def data(seed):
+        g = torch.Generator().manual_seed(12)
+        return {"zero": Sample({"x": torch.randn(200, 2, generator=g)}, batch_size=32),
+                "one": Sample({"x": torch.randn(120, 2, generator=g) + 0.5}, batch_size=32)}  # fmt: skip
+
+    def settings(seed, way):
+        return TrainSettings(epochs=3, batch_size=32, seed=seed, step=way, progress=False, epoch_sample="zero")
+
+    _assert_same(_run_three_ways(make, data, settings), ["loss_f"])

@@ -171,6 +171,12 @@ def _add_sample(sub) -> None:
     add_drellyan_arguments(d)
     add_output(d, Output("out", "file", example=("sample", "drellyan", "--events", "50", "--out", "{out}")), "--out", help="output file (.parquet or .root)")
     d.set_defaults(func=_run_sample_drellyan)
+    z = kinds.add_parser("zgamma", help="Z gamma -> l+ l- gamma (or a scalar -> Z gamma signal) with a detector, for the look-elsewhere study")
+    from hepgan.samples.zgamma import add_zgamma_arguments
+
+    add_zgamma_arguments(z)
+    add_output(z, Output("out", "file", example=("sample", "zgamma", "--events", "50", "--out", "{out}")), "--out", help="output file (.parquet or .root)")
+    z.set_defaults(func=_run_sample_zgamma)
 
 
 def _run_sample_gjets(args: argparse.Namespace) -> int:
@@ -189,6 +195,12 @@ def _run_sample_drellyan(args: argparse.Namespace) -> int:
     from hepgan.samples.drellyan import run_drellyan
 
     return run_drellyan(args)
+
+
+def _run_sample_zgamma(args: argparse.Namespace) -> int:
+    from hepgan.samples.zgamma import run_zgamma
+
+    return run_zgamma(args)
 
 
 def add_model_output_arguments(p: argparse.ArgumentParser, run: str, events: str, output: Output, out_help: str, formats: Sequence[str]) -> None:
