@@ -156,7 +156,7 @@ def test_classifier_rejects_bad_input():
 
     with pytest.raises(SchemaError, match="NaN"):
         train_classifier(np.array([[0.0], [np.nan]]), np.zeros((3, 1)), ClassifierSettings(hidden=(4,), epochs=1))
-    with pytest.raises(ConfigError, match="classifier.mode"):
+    with pytest.raises(ConfigError, match=r"classifier\.mode"):
         train_classifier(np.zeros((3, 1)), np.zeros((3, 1)), ClassifierSettings(mode="unsupervised"))
 
 

@@ -63,6 +63,14 @@ OBSERVABLES: dict[str, tuple[str, str, bool]] = {
     "n_jets": ("number of jets", "", False), "n_vtx": ("number of vertices", "", False),
     "m_gg": (r"$m_{\gamma\gamma}$", "GeV", True), "pt_gg": (r"$p_T^{\gamma\gamma}$", "GeV", True),
     "ptgg_over_mgg": (r"$p_T^{\gamma\gamma} / m_{\gamma\gamma}$", "", True), "lead_jet_pt": (r"leading jet $p_T$", "GeV", True),
+    "m_llg": (r"$m_{\ell\ell\gamma}$", "GeV", False), "pt_llg": (r"$p_T^{\ell\ell\gamma}$", "GeV", True), "e_llg": (r"$E_{\ell\ell\gamma}$", "GeV", True),
+    "eta_llg": (r"$\eta_{\ell\ell\gamma}$", "", False), "phi_llg": (r"$\phi_{\ell\ell\gamma}$", "rad", False),
+    "m_ll": (r"$m_{\ell\ell}$", "GeV", False), "pt_ll": (r"$p_T^{\ell\ell}$", "GeV", True), "e_ll": (r"$E_{\ell\ell}$", "GeV", True),
+    "eta_ll": (r"$\eta_{\ell\ell}$", "", False), "phi_ll": (r"$\phi_{\ell\ell}$", "rad", False), "dr_ll": (r"$\Delta R_{\ell\ell}$", "", False),
+    "met": (r"$E_T^\mathrm{miss}$", "GeV", True), "phi_met": (r"$\phi(E_T^\mathrm{miss})$", "rad", False),
+    "dphi_ll": (r"$\Delta\phi_{\ell\ell}$", "rad", False), "dphi_met_llg": (r"$\Delta\phi(E_T^\mathrm{miss}, Z\gamma)$", "rad", False),
+    "ptll_over_mllg": (r"$p_T^{\ell\ell} / m_{\ell\ell\gamma}$", "", True), "n_j": ("number of jets", "", False),
+    "n_cj": ("number of central jets", "", False),
 }  # fmt: skip
 
 
