@@ -195,7 +195,7 @@ def lee_files(tmp_path_factory):
     m = 130.0 + rng.exponential(25.0, 3 * n)
     m = m[m < 170.0][:n]
     bkg = pd.DataFrame({"m_llg": m, "pt_ll": rng.exponential(30.0, n) + 0.2 * (m - 130), "n_j": rng.poisson(0.5, n).astype(float)})
-    TableWGAN(["m_llg", "pt_ll", "n_j"], discrete_columns=["n_j"], g_hidden=[32], d_hidden=[32], epochs=3, progress=False).fit(bkg).save(
+    TableWGAN(["m_llg", "pt_ll", "n_j"], discrete_columns=["n_j"], scaling="quantile", g_hidden=[32], d_hidden=[32], epochs=3, progress=False).fit(bkg).save(
         d / "wgan.safetensors"
     )
     sig = pd.DataFrame({"m_llg": rng.normal(150.0, 1.5, 500), "pt_ll": rng.exponential(50.0, 500), "n_j": rng.poisson(1.0, 500).astype(float)})

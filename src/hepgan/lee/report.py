@@ -42,6 +42,10 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
             o = b["observed"]
             lines.append(f"  observed: largest local Z {o['max_local_z']:.2f} at {o['at_mass']:g} GeV, p_local {o['p_local']:.3g}, "
                          f"p_global {o['p_global']:.3g} +- {o['p_global_err']:.2g} (Gross-Vitells {o['p_global_gv']:.3g})")  # fmt: skip
+    if "any_batch" in s:
+        for t in s["any_batch"]["trials"]:
+            lines.append(f"any batch and mass: Z_local {t['z_local']:g}: p_global {t['p_global']:.3g} +- {t['p_global_err']:.2g}, "
+                         f"trials factor {t['trials_factor']:.1f} +- {t['trials_factor_err']:.1f}")  # fmt: skip
     return lines
 
 

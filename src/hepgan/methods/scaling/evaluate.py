@@ -103,7 +103,7 @@ def write_evaluation(run_dir: Path, cfg: Any, data: dict[str, Any], model: Any, 
     }  # fmt: skip
     roles = {"x_columns": cols, "c_columns": [], "observables": cols, "weight": None,
              "comparisons": [{"name": "generated", "title": "WGAN-GP events vs held-out MC", "reference": "heldout.parquet",
-                              "test": "generated.parquet", "reference_label": "held-out MC", "test_label": "WGAN-GP"}]}  # fmt: skip
+                              "test": "generated.parquet", "labels": ["held-out MC", "WGAN-GP"]}]}  # fmt: skip
     worst = sorted(w1, key=w1.get, reverse=True)
     rows = [[c, f"{w1[c]:.4f}", f"{mc_half[c]:.4f}"] for c in worst]
     lim = "" if np.isfinite(worth["n_equiv"]) else " (not resolved by the held-out sample: lower limit)"

@@ -15,8 +15,10 @@ Preprocessing (``scaling``): ``minmax`` (the seed's) maps each feature to [0, 1]
 sample's minimum and maximum; ``quantile`` maps it through its empirical CDF and the inverse normal CDF
 to N(0, 1) (:class:`hepgan.preprocessing.TablePreprocessor`). Integer features (``discrete_columns``,
 e.g. the jet counts) are dequantised (k -> k + U[0, 1)) before either, and floored back after
-generation, as in the background method. Generated values outside the training range are clipped to
-it (``minmax``; ``quantile`` cannot leave it).
+generation, as in the background method. With ``minmax``, generated events with a feature outside the
+training range are dropped and redrawn: the range is a selection (the m_llg window is one), and clipping
+would pile such events up at its edges; ``sample`` records the share kept in ``acceptance_``. (``quantile``
+cannot leave the range.)
 
 Every epoch the generator makes ``val_events`` events from fixed noise; the kept epoch has the lowest
 ``w1_val``, the mean over the features of the Wasserstein-1 distance to the validation events divided
@@ -35,7 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from hepgan.estimator import Estimator, check_choice, check_int, check_number, current_device, seed_from
-from hepgan.exceptions import ConfigError, SchemaError
+from hepgan.exceptions import ConfigError, SampleError, SchemaError
 from hepgan.training.record import Selection
 from hepgan.training.task import AdversarialTask, OptimizerSpec, Sample
 
@@ -262,6 +264,8 @@ class TableWGAN(Estimator):
             with torch.no_grad():
                 y = g(z.to(next(g.parameters()).device)).cpu().numpy().astype(np.float64)
             g.train(was)
+            if self.scaling == "minmax":  # as sample(): events outside the training range are dropped
+                y = y[np.all((y >= 0.0) & (y <= 1.0), axis=1)]
             d = w1_over_std(xv, self._physical(y), self.columns)
             return {"w1_val": float(np.mean(list(d.values()))), "w1_max_val": float(max(d.values()))}
 
@@ -280,7 +284,21 @@ class TableWGAN(Estimator):
                 m = min(batch_size, n - i)
                 z = torch.randn(m, self.latent_dim, generator=gen, device=dev)
                 out.append(g(z).cpu().numpy().astype(np.float64))
-        y = np.concatenate(out) if out else np.zeros((0, len(self.columns)))
+            y = np.concatenate(out) if out else np.zeros((0, len(self.columns)))
+            if self.scaling == "minmax":  # events outside the training range are dropped and redrawn (see the module docstring)
+                y = y[np.all((y >= 0.0) & (y <= 1.0), axis=1)]
+                drawn, kept = n, len(y)
+                while len(y) < n:
+                    if drawn > 100 * max(n, 1000):
+                        raise SampleError(f"the generator puts fewer than 1 % of its events inside the training range ({len(y)} of {drawn})")
+                    z = torch.randn(min(batch_size, 2 * (n - len(y)) + 64), self.latent_dim, generator=gen, device=dev)
+                    more = g(z).cpu().numpy().astype(np.float64)
+                    drawn += len(more)
+                    more = more[np.all((more >= 0.0) & (more <= 1.0), axis=1)]
+                    kept += len(more)
+                    y = np.concatenate([y, more])
+                self.acceptance_ = kept / drawn if drawn else 1.0
+                y = y[:n]
         return pd.DataFrame(self._physical(y), columns=self.columns)
 
     def _fitted_meta(self) -> dict[str, Any]:
