@@ -14,7 +14,7 @@ command line starts without importing torch.
 Example:
     >>> from hepgan.methods import get_method, method_names
     >>> method_names()
-    ['background', 'generation', 'subtraction']
+    ['background', 'generation', 'subtraction', 'unfolding']
     >>> get_method("background").config_class().__name__
     'BackgroundRunConfig'
 """
@@ -47,6 +47,11 @@ _REGISTRY: dict[str, dict[str, Any]] = {
         "summary": "event subtraction: a GAN whose events follow P_B - P_S (or any signed sum) of its input samples",
         "config": "SubtractionRunConfig",
         "formats": {"hepgan.SubtractionGAN": "SubtractionGAN"},
+    },
+    "unfolding": {
+        "summary": "unfolding detector effects: a fully conditional GAN (or the naive GAN) maps detector events to parton events",
+        "config": "UnfoldingRunConfig",
+        "formats": {"hepgan.UnfoldingGAN": "UnfoldingGAN"},
     },
 }
 

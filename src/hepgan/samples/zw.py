@@ -1,10 +1,11 @@
-r"""pp -> ZW -> (l l)(j j) at parton and detector level, matched event by event, made with Pythia 8 and FastJet.
+r"""pp -> ZW -> (l l)(j j) at parton and detector level, matched event by event, made with Pythia 8 + FastJet.
 
 The unfolding sample of arXiv:1912.00477 (seeds 001 and 003). Pythia 8 at 13 TeV generates
 ``WeakDoubleBoson:ffbar2ZW`` (``process = "sm"``) or ``pp -> W' -> Z W`` (``process = "wprime"``,
-``NewGaugeBoson:ffbar2Wprime``, the W' coupled to Z W (``Wprime:coup2WZ = 1``, off by default in Pythia) and forced to decay to it, mass ``wprime_mass`` and width ``wprime_width``),
-the Z decaying to e+ e- or mu+ mu-, the W to quarks; showers, multiparton interactions and hadronisation
-on, initial-state radiation off by default (as in the paper; ``isr``).
+``NewGaugeBoson:ffbar2Wprime``, the W' coupled to Z W with ``Wprime:coup2WZ = 1`` (0 by default in Pythia)
+and forced to decay to it, mass ``wprime_mass`` and width ``wprime_width``), the Z decaying to e+ e- or mu+
+mu-, the W to quarks; showers, multiparton interactions and hadronisation on, initial-state radiation off by
+default (as in the paper; ``isr``).
 
 Parton level: the two leptons of the Z decay and the two quarks of the W decay, read from Pythia's
 process record (before showering). Detector level (:data:`DETECTOR`):
@@ -14,12 +15,15 @@ process record (before showering). Detector level (:data:`DETECTOR`):
 * jets: anti-kT R = 0.4 (FastJet, one awkward batch per chunk) of every visible final-state particle
   but the two leptons, pT smeared with sigma/pT = a/sqrt(pT) (+) c, eta and phi with Gaussian spreads.
 
-Selection (the paper's): exactly two jets with pT > ``jet_pt_min`` (25 GeV) and |eta| < 2.5 after
-smearing, and both Z leptons with pT > ``lepton_pt_min`` (10 GeV) and |eta| < 2.5. Jets are ordered by
-detector pT (``j1``, ``j2``); the quarks are assigned to them by Delta R (the assignment with the smaller
-sum of the two distances), so ``q1`` is the quark of ``j1``; leptons are assigned by charge (``lm`` the
-negative lepton, ``lp`` the positive one). ``match_dr`` is the larger of the two jet-quark distances;
-``matched`` is 1 when it is below 0.4 (the metadata carry the share, the matching efficiency).
+Selection (the paper's): exactly two jets with pT > ``jet_pt_min`` (25 GeV) and |eta| < 2.5 after smearing,
+and both Z leptons with pT > ``lepton_pt_min`` (10 GeV) and |eta| < 2.5. Jets are ordered by detector pT
+(``j1``, ``j2``); the quarks are assigned to them by Delta R (the assignment with the smaller sum of the two
+distances), so ``q1`` is the quark of ``j1``; leptons are assigned by charge (``lm`` the negative lepton,
+``lp`` the positive one). ``match_dr`` is the larger of the two jet-quark distances; ``matched`` is 1 when
+it is below 0.4 (the metadata carry the share, the matching efficiency). At 1.3 TeV the W is boosted (pT
+about 600 GeV) and its quarks are often closer than 0.4: they then make one jet, and the second jet of a
+selected W' event is often radiation, so the W' sample's matching efficiency is low (47 %) and its detector
+m_jj far from the W mass in many events.
 
 Columns (float64): per object ``det_j1, det_j2, det_lm, det_lp`` and ``part_q1, part_q2, part_lm, part_lp``
 the columns of :func:`hepgan.kinematics.event_table` (``_px, _py, _pz, _e, _m, _pt, _eta, _phi``), then
