@@ -14,6 +14,7 @@ import shlex
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -52,6 +53,15 @@ def fx(tmp_path_factory) -> dict[str, Path]:
     rng = np.random.default_rng(2)
     toy_inputs = {"B": rng.uniform(1.0, 2.0, (64, 1)), "S": rng.uniform(1.0, 2.0, (32, 1))}
     SubtractionGAN(**{**small, "latent_dim": 2}).fit(toy_inputs, {"B": 2.0, "S": 1.0}).save(d / "subtraction.safetensors")
+    from hepgan.kinematics import event_table
+    from hepgan.methods.unfolding import UnfoldingGAN
+    from hepgan.samples.zw import DET_OBJECTS, PART_OBJECTS
+
+    p3 = rng.normal(0.0, 40.0, (64, 8, 3))
+    p4 = np.concatenate([p3, np.linalg.norm(p3, axis=-1, keepdims=True)], axis=-1)
+    zw = pd.concat([event_table(p4[:, :4], DET_OBJECTS).drop(columns="weight"), event_table(p4[:, 4:], PART_OBJECTS)], axis=1)
+    UnfoldingGAN(**small).fit(zw).save(d / "unfolding.safetensors")
+    write_table(zw, d / "zw.parquet")
     cfg = {
         "method": "background",
         "data": {"train": str(d / "events.parquet"), "validation_fraction": 0.25, "test_fraction": 0.25},
@@ -66,6 +76,7 @@ def fx(tmp_path_factory) -> dict[str, Path]:
         "events": d / "events.parquet", "events_b": d / "events_b.parquet",
         "background_model": d / "background.safetensors", "generation_model": d / "generation.safetensors",
         "subtraction_model": d / "subtraction.safetensors",
+        "unfolding_model": d / "unfolding.safetensors", "unfolding_events": d / "zw.parquet",
         "config": d / "config.yaml", "scan_config": d / "scan.yaml", "search_config": d / "search.yaml",
     }  # fmt: skip
 
