@@ -408,7 +408,7 @@ def make_zw(n_events: int, seed: int = 1, out: str | Path | None = None, workers
 
 def add_zw_arguments(p: argparse.ArgumentParser) -> None:
     d = ZWSettings()
-    add_sample_arguments(p, "Pythia events to generate (the file keeps the selected ones; the paper trains on 300k)", d.chunk_size)
+    add_sample_arguments(p, "Pythia events to generate (the file keeps the selected ones, about one in six)", d.chunk_size, events_default=300_000)
     p.add_argument("--process", choices=list(ZW_PROCESSES), default=d.process, help="sm: pp -> ZW; wprime: pp -> W' -> ZW (injection test)")
     p.add_argument("--isr", choices=["on", "off"], default="off", help="initial-state radiation (default off, as in the paper)")
     p.add_argument("--mpi", choices=["on", "off"], default="on", help="multiparton interactions (default on)")
