@@ -38,7 +38,7 @@ def test_fcgan_learns_the_gaussian_posterior(seed):
     """x_det = x_part + N(0, s) with a Gaussian prior N(0, S): the posterior of each component is Gaussian with
     mean x_det S^2 / (S^2 + s^2) (slope 0.9) and sd S s / sqrt(S^2 + s^2) (9.49 GeV)."""
     rng = np.random.default_rng(100 + seed)
-    gan = _toy_gan(epochs=30, seed=seed).fit(_toy(20_000, rng))
+    gan = _toy_gan(epochs=60, seed=seed).fit(_toy(20_000, rng))
     test = _toy(2_000, rng)
     k = 100
     x = gan.unfold_p4(test, k=k, seed=seed)[:, :, 0, :3]  # (N, k, 3)
@@ -49,11 +49,12 @@ def test_fcgan_learns_the_gaussian_posterior(seed):
     mean, sd = x.mean(axis=1), x.std(axis=1, ddof=1)
     slope = (det * mean).sum() / (det * det).sum()
     # statistics alone: the slope of 6000 components is known to 0.003 and the mean sd to 0.1 %; the
-    # tolerances (0.06 on the slope, 20 % on the width) are the allowance for a 30-epoch GAN, measured on
-    # seeds 0-3 at 0.01-0.03 and 5-13 %
+    # tolerances (0.06 on the slope, 20 % on the width) are the allowance for a 60-epoch GAN (mean sd
+    # measured 2-4 % low on seeds 0-2)
     assert abs(slope - slope_true) < 0.06
     assert abs(sd.mean() / sd_true - 1) < 0.2
-    # calibration: truth inside the central 68 % of the samples; 6000 components give a binomial sd of 0.006
+    # calibration: truth inside the central 68 % of the samples; 6000 components give a binomial sd of 0.006,
+    # the rest of the 0.08 is the GAN's: 0.65-0.66 measured on seeds 0-2 after 60 epochs (0.47-0.51 after 30)
     q = np.quantile(x, [0.16, 0.84], axis=1)
     cover = np.mean((truth >= q[0]) & (truth <= q[1]))
     assert abs(cover - 0.68) < 0.08
