@@ -61,6 +61,15 @@ def fx(tmp_path_factory) -> dict[str, Path]:
     (d / "lee.yaml").write_text(yaml.safe_dump({"generator": str(d / "scaling.safetensors"), "signal": str(d / "signal.parquet"),
                                                 "features": ["pt_ll"], "data_events": 200, "pseudo_experiments": 1,
                                                 "classifier": {"hidden": [4], "epochs": 1}}))  # fmt: skip
+    from hepgan.kinematics import event_table
+    from hepgan.methods.unfolding import UnfoldingGAN
+    from hepgan.samples.zw import DET_OBJECTS, PART_OBJECTS
+
+    p3 = rng.normal(0.0, 40.0, (64, 8, 3))
+    p4 = np.concatenate([p3, np.linalg.norm(p3, axis=-1, keepdims=True)], axis=-1)
+    zw = pd.concat([event_table(p4[:, :4], DET_OBJECTS).drop(columns="weight"), event_table(p4[:, 4:], PART_OBJECTS)], axis=1)
+    UnfoldingGAN(**small).fit(zw).save(d / "unfolding.safetensors")
+    write_table(zw, d / "zw.parquet")
     cfg = {
         "method": "background",
         "data": {"train": str(d / "events.parquet"), "validation_fraction": 0.25, "test_fraction": 0.25},
@@ -75,6 +84,7 @@ def fx(tmp_path_factory) -> dict[str, Path]:
         "events": d / "events.parquet", "events_b": d / "events_b.parquet",
         "background_model": d / "background.safetensors", "generation_model": d / "generation.safetensors",
         "subtraction_model": d / "subtraction.safetensors", "lee_config": d / "lee.yaml",
+        "unfolding_model": d / "unfolding.safetensors", "unfolding_events": d / "zw.parquet",
         "config": d / "config.yaml", "scan_config": d / "scan.yaml", "search_config": d / "search.yaml",
     }  # fmt: skip
 

@@ -6,6 +6,7 @@ The public API (imported on first use, so that ``import hepgan`` stays light):
 * :class:`EventGAN`: event generation with an MMD term (arXiv:1907.03764);
 * :class:`SubtractionGAN`: samples of P_B - P_S from samples of P_B and P_S (arXiv:1912.08824);
 * :class:`TableWGAN`: a WGAN-GP that scales a table of event features up (seed 004);
+* :class:`UnfoldingGAN`: detector events to parton events, FCGAN or naive GAN (arXiv:1912.00477);
 * :func:`load`: any hepgan model file, whatever its method.
 
 Example:
@@ -21,13 +22,14 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "ConditionalGAN", "EventGAN", "SubtractionGAN", "TableWGAN", "load"]
+__all__ = ["__version__", "ConditionalGAN", "EventGAN", "SubtractionGAN", "TableWGAN", "UnfoldingGAN", "load"]
 
 _LAZY = {
     "ConditionalGAN": "hepgan.methods.background.model",
     "EventGAN": "hepgan.methods.generation.model",
     "SubtractionGAN": "hepgan.methods.subtraction.model",
     "TableWGAN": "hepgan.methods.scaling.model",
+    "UnfoldingGAN": "hepgan.methods.unfolding.model",
 }
 
 

@@ -177,6 +177,12 @@ def _add_sample(sub) -> None:
     add_zgamma_arguments(z)
     add_output(z, Output("out", "file", example=("sample", "zgamma", "--events", "50", "--out", "{out}")), "--out", help="output file (.parquet or .root)")
     z.set_defaults(func=_run_sample_zgamma)
+    w = kinds.add_parser("zw", help="pp -> ZW -> (l l)(j j) (or via a W'), parton and detector level matched per event, for unfolding")
+    from hepgan.samples.zw import add_zw_arguments
+
+    add_zw_arguments(w)
+    add_output(w, Output("out", "file", example=("sample", "zw", "--events", "50", "--out", "{out}")), "--out", help="output file (.parquet or .root)")
+    w.set_defaults(func=_run_sample_zw)
 
 
 def _run_sample_gjets(args: argparse.Namespace) -> int:
@@ -201,6 +207,12 @@ def _run_sample_zgamma(args: argparse.Namespace) -> int:
     from hepgan.samples.zgamma import run_zgamma
 
     return run_zgamma(args)
+
+
+def _run_sample_zw(args: argparse.Namespace) -> int:
+    from hepgan.samples.zw import run_zw
+
+    return run_zw(args)
 
 
 def add_model_output_arguments(p: argparse.ArgumentParser, run: str, events: str, output: Output, out_help: str, formats: Sequence[str]) -> None:

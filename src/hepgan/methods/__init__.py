@@ -14,7 +14,7 @@ command line starts without importing torch.
 Example:
     >>> from hepgan.methods import get_method, method_names
     >>> method_names()
-    ['background', 'generation', 'subtraction', 'scaling']
+    ['background', 'generation', 'subtraction', 'scaling', 'unfolding']
     >>> get_method("background").config_class().__name__
     'BackgroundRunConfig'
 """
@@ -52,6 +52,11 @@ _REGISTRY: dict[str, dict[str, Any]] = {
         "summary": "dataset scaling: a WGAN-GP makes many events from few (pseudo-experiments of the look-elsewhere study, hepgan lee)",
         "config": "ScalingRunConfig",
         "formats": {"hepgan.TableWGAN": "TableWGAN"},
+    },
+    "unfolding": {
+        "summary": "unfolding detector effects: a fully conditional GAN (or the naive GAN) maps detector events to parton events",
+        "config": "UnfoldingRunConfig",
+        "formats": {"hepgan.UnfoldingGAN": "UnfoldingGAN"},
     },
 }
 

@@ -183,7 +183,7 @@ def cached_chunks(
     return [read_table(p) for p in paths], [read_metadata(p)["chunk_stats"] for p in paths]
 
 
-def add_sample_arguments(p: Any, events: str, chunk_size: int) -> None:
+def add_sample_arguments(p: Any, events: str, chunk_size: int, events_default: int | None = None) -> None:
     """The arguments every ``hepgan sample KIND`` shares: --events, --seed, --workers, --scheduler, --format, --chunk-size, --cache-dir.
 
     (--out is added by the command line with the overwrite rule, :func:`hepgan.cli.add_output`.)
@@ -192,8 +192,12 @@ def add_sample_arguments(p: Any, events: str, chunk_size: int) -> None:
         p: the sample kind's argparse parser.
         events: the help of --events (which events the file keeps).
         chunk_size: the default events per chunk.
+        events_default: the default of --events (None: --events is required).
     """
-    p.add_argument("--events", type=int, required=True, help=events)
+    if events_default is None:
+        p.add_argument("--events", type=int, required=True, help=events)
+    else:
+        p.add_argument("--events", type=int, default=events_default, help=f"{events} (default {events_default})")
     p.add_argument("--seed", type=int, default=1, help="master seed; each chunk gets its own recorded Pythia seed")
     p.add_argument("--workers", type=int, default=1, help="worker processes (the output does not depend on it)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run the chunks on a running Dask cluster, e.g. tcp://host:8786 "
