@@ -103,7 +103,7 @@ def _figures(out: Path, s: dict[str, Any], experiments: list[dict[str, Any]], ob
         ax.plot([], [], color=COLORS[1], label=f"pseudo-experiments (top {100 * s['batches'][last]['fraction']:g} %)")
         if observed is not None:
             ax.plot(mus, np.sqrt(observed["batches"][last]["q0"]), color="black", lw=2, label="observed")
-        ax.axhline(math.sqrt(cfg["upcrossing_level"]), color="grey", ls="--", lw=1, label=r"$\sqrt{c_0}$ (up-crossings)")
+        ax.axhline(math.sqrt(cfg["upcrossing_level"]), color="grey", ls="--", lw=1, label=r"$Z = c_0^{1/2}$ (up-crossing level)")
         ax.set_xlabel(r"$\mu$ = $m_{\ell\ell\gamma}$ of the Gaussian [GeV]")
         ax.set_ylabel("local significance Z")
         ax.legend(fontsize=10)
