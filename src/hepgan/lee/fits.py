@@ -234,9 +234,9 @@ def upcrossings(q0: np.ndarray, level: float) -> int:
 
 
 def gross_vitells(c: np.ndarray | float, mean_upcrossings: float, c0: float) -> np.ndarray:
-    r"""The Gross-Vitells global p-value :math:`P(\chi^2_1 > c)/2 + \langle N(c_0)\rangle e^{-(c - c_0)/2}` for :math:`q_0 = c`."""
+    r"""The Gross-Vitells global p-value :math:`P(\chi^2_1 > c)/2 + \langle N(c_0)\rangle e^{-(c - c_0)/2}` for :math:`q_0 = c` (capped at 1)."""
     c = np.asarray(c, dtype=np.float64)
-    return 0.5 * stats.chi2.sf(c, 1) + mean_upcrossings * np.exp(-(c - c0) / 2.0)
+    return np.minimum(0.5 * stats.chi2.sf(c, 1) + mean_upcrossings * np.exp(-(c - c0) / 2.0), 1.0)  # a p-value: at most 1
 
 
 def asimov_significance(s: float, b: float) -> float:
