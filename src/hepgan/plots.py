@@ -122,11 +122,17 @@ def style() -> Iterator[None]:
 
 def save_figure(fig, path: str | Path) -> Path:
     """Writes a figure as PNG (150 dpi) and, beside it, as vector PDF, atomically; closes it; returns the PNG path."""
+    import warnings
+
     path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
-    with atomic_path(path.with_suffix(".pdf")) as tmp:
-        fig.savefig(tmp, format="pdf", bbox_inches="tight")
+    with warnings.catch_warnings():
+        # matplotlib times the search of legend(loc="best") and warns when it is slow, e.g. on a loaded machine:
+        # a timing notice, not a defect of the figure
+        warnings.filterwarnings("ignore", message="Creating legend with loc=", category=UserWarning)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
+        with atomic_path(path.with_suffix(".pdf")) as tmp:
+            fig.savefig(tmp, format="pdf", bbox_inches="tight")
     plt.close(fig)
     return path
 
