@@ -43,6 +43,7 @@ from hepgan.config import check, choice
 from hepgan.exceptions import ConfigError, InputFileError
 from hepgan.physics import derived_columns, wrap_phi
 from hepgan.samples.chunks import cached_chunks, check_request, default_cache_dir, init_pythia, pythia_chunk_seed, pythia_version
+from hepgan.samples.jets import antikt_constituents
 
 __all__ = [
     "GjetsSettings",
@@ -345,22 +346,6 @@ def _process_event(p4, ids, charges, ip, jets_idx, n_pu, settings: GjetsSettings
     return row
 
 
-def _cluster_jets(events: list[np.ndarray]) -> list[list[list[int]]]:
-    """Anti-kT R=0.4 constituent indices per event, one awkward batch for all events."""
-    import awkward as ak
-    import fastjet
-
-    fastjet._swig.ClusterSequence.set_fastjet_banner_stream(None)
-    counts = np.array([len(e) for e in events], dtype=np.int64)
-    flat = np.concatenate(events) if events else np.zeros((0, 4))
-    arr = ak.unflatten(
-        ak.zip({"px": flat[:, 0], "py": flat[:, 1], "pz": flat[:, 2], "E": flat[:, 3]}, with_name="Momentum4D"),
-        counts,
-    )
-    seq = fastjet.ClusterSequence(arr, fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4))
-    return seq.constituent_index(5.0).to_list()
-
-
 def generate_chunk(settings: GjetsSettings, seed: int, chunk: int, n_events: int) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Generates one chunk: Pythia events -> selected rows (without the ID score).
 
@@ -387,7 +372,7 @@ def generate_chunk(settings: GjetsSettings, seed: int, chunk: int, n_events: int
         events.append(r)
         keep.append((w, float(py.process[5].pT()), len(weights) - 1))
     t_gen = time.perf_counter() - t0
-    jets = _cluster_jets([e[0] for e in events])
+    jets = antikt_constituents([e[0] for e in events], 5.0)
     rows = []
     for (p4, ids, charges, ip), jet_idx, (w, pt_hat, i_ev) in zip(events, jets, keep):
         n_pu = int(rng.poisson(settings.pileup_mean))

@@ -55,6 +55,7 @@ import pandas as pd
 from hepgan.config import check, choice
 from hepgan.exceptions import ConfigError
 from hepgan.samples.chunks import add_sample_arguments, cached_chunks, check_request, default_cache_dir, init_pythia, pythia_chunk_seed, pythia_version
+from hepgan.samples.jets import antikt_constituents
 
 __all__ = ["FEATURES", "DISCRETE", "DETECTOR", "ZGAMMA_PROCESSES", "ZgammaSettings", "make_zgamma", "zgamma_chunk", "event_features",
            "add_zgamma_arguments", "run_zgamma"]  # fmt: skip
@@ -299,21 +300,6 @@ def _jets_and_met(ev: dict[str, Any], p4: np.ndarray, jets: list[list[int]], s: 
     return n_j, n_cj, -(sum_xy + soft_xy)
 
 
-def _cluster(events: list[np.ndarray]) -> list[list[list[int]]]:
-    """Anti-kT R=0.4 constituent indices (jets above 10 GeV) per event, one awkward batch."""
-    import awkward as ak
-    import fastjet
-
-    fastjet._swig.ClusterSequence.set_fastjet_banner_stream(None)
-    if not events:
-        return []
-    counts = np.array([len(e) for e in events], dtype=np.int64)
-    flat = np.concatenate(events)
-    arr = ak.unflatten(ak.zip({"px": flat[:, 0], "py": flat[:, 1], "pz": flat[:, 2], "E": flat[:, 3]}, with_name="Momentum4D"), counts)
-    seq = fastjet.ClusterSequence(arr, fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4))
-    return seq.constituent_index(10.0).to_list()
-
-
 def zgamma_chunk(settings: ZgammaSettings, seed: int, chunk: int, n_events: int) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Generates one chunk: (selected events in the m_llg window, statistics with the chunk's seed, counts and sigmaGen)."""
     pseed = pythia_chunk_seed(seed, chunk, stream=13)
@@ -334,7 +320,7 @@ def zgamma_chunk(settings: ZgammaSettings, seed: int, chunk: int, n_events: int)
                 rest = np.flatnonzero(ev["visible"])
                 rest = rest[~np.isin(rest, ev["objects"])]
                 selected.append((ev, p4, rest))
-    jets = _cluster([p4[rest] for _, p4, rest in selected])
+    jets = antikt_constituents([p4[rest] for _, p4, rest in selected], 10.0)
     obj, met, nj, ncj, flav = [], [], [], [], []
     for (ev, p4, rest), jet_members in zip(selected, jets):
         members = [list(rest[np.asarray(m, dtype=np.int64)]) for m in jet_members]

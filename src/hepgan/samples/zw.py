@@ -62,6 +62,7 @@ from hepgan.samples.chunks import (
     pythia_chunk_seed,
     pythia_version,
 )
+from hepgan.samples.jets import antikt_constituents
 
 __all__ = ["ZW_PROCESSES", "DETECTOR", "DET_OBJECTS", "PART_OBJECTS", "ZWSettings", "zw_chunk", "make_zw", "add_zw_arguments", "run_zw"]
 
@@ -218,23 +219,6 @@ def _read_event(py) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray
     return part, det_l, np.asarray(rows).reshape(-1, 4), flavour, np.array([wd[0].id(), wd[1].id()], dtype=np.float64)
 
 
-def _cluster(events: list[np.ndarray]) -> list[np.ndarray]:
-    """Anti-kT R = 0.4 jets (px, py, pz, E) above the clustering threshold, per event, one awkward batch."""
-    import awkward as ak
-    import fastjet
-
-    fastjet._swig.ClusterSequence.set_fastjet_banner_stream(None)
-    counts = np.array([len(e) for e in events], dtype=np.int64)
-    flat = np.concatenate(events) if events else np.zeros((0, 4))
-    arr = ak.unflatten(ak.zip({"px": flat[:, 0], "py": flat[:, 1], "pz": flat[:, 2], "E": flat[:, 3]}), counts)
-    seq = fastjet.ClusterSequence(arr, fastjet.JetDefinition(fastjet.antikt_algorithm, DETECTOR["jet_radius"]))
-    jets = seq.inclusive_jets(DETECTOR["jet_cluster_pt_min"])
-    n = ak.to_numpy(ak.num(jets))
-    cols = [ak.to_numpy(ak.flatten(jets[c])) for c in ("px", "py", "pz", "E")]
-    flat_jets = np.column_stack(cols) if len(cols[0]) else np.zeros((0, 4))
-    return np.split(flat_jets, np.cumsum(n)[:-1]) if len(n) else []
-
-
 def _from_pt_eta_phi_m(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, m: np.ndarray) -> np.ndarray:
     px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
     return np.stack([px, py, pz, np.sqrt(px**2 + py**2 + pz**2 + m**2)], axis=-1)
@@ -305,7 +289,8 @@ def zw_chunk(settings: ZWSettings, seed: int, chunk: int, n_events: int) -> tupl
         read.append(r)
         index.append(chunk * settings.chunk_size + i)
     t_gen = time.perf_counter() - t0
-    jets_all = _cluster([r[2] for r in read])
+    members = antikt_constituents([r[2] for r in read], DETECTOR["jet_cluster_pt_min"], DETECTOR["jet_radius"])
+    jets_all = [np.array([r[2][m].sum(0) for m in ev], dtype=np.float64).reshape(-1, 4) for r, ev in zip(read, members)]
     det, part, flav, dr_max, event = [], [], [], [], []
     eta_max = DETECTOR["eta_max"]
     for (p, leptons, _, flavour, _ids), jets, ev_i in zip(read, jets_all, index):
