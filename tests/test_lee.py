@@ -259,3 +259,28 @@ def test_scaling_run_names_a_missing_column(lee_files, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "'met'" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_scaling_validation_scores_a_generator_with_no_event_in_range():
+    """An untrained generator can put every event outside the min-max range (seen on a GPU at epoch 1): the
+    validation then gives the worst score (infinity) instead of failing on an empty sample."""
+    import torch
+
+    from hepgan.methods.scaling.model import TableWGAN
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    m = TableWGAN(["a", "b"], g_hidden=[8], d_hidden=[8], epochs=1, progress=False, val_events=50)
+    m._validate_params()
+    m._fit_scaling(table.to_numpy(), rng)
+
+    class Outside(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, z):
+            return torch.full((len(z), 2), 2.0) + self.w  # min-max scaled events live in [0, 1]
+
+    v = m._make_validation(Outside(), table.to_numpy())(1)
+    assert v == {"w1_val": float("inf"), "w1_max_val": float("inf")}

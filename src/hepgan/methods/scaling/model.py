@@ -266,6 +266,8 @@ class TableWGAN(Estimator):
             g.train(was)
             if self.scaling == "minmax":  # as sample(): events outside the training range are dropped
                 y = y[np.all((y >= 0.0) & (y <= 1.0), axis=1)]
+            if len(y) < 2:  # an untrained generator can put every event outside the range: the worst score
+                return {"w1_val": float("inf"), "w1_max_val": float("inf")}
             d = w1_over_std(xv, self._physical(y), self.columns)
             return {"w1_val": float(np.mean(list(d.values()))), "w1_max_val": float(max(d.values()))}
 
