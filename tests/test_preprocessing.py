@@ -68,3 +68,29 @@ def test_round_trip_property(x, n_quantiles):
     assert np.all(np.diff(u[np.argsort(x, kind="stable")]) >= 0)  # monotone
     scale = max(1.0, np.abs(x).max())
     np.testing.assert_allclose(t.inverse_transform(u), x, rtol=0, atol=1e-9 * scale)
+
+
+def test_weighted_fit_makes_the_weighted_distribution_uniform(rng):
+    """x ~ U(0, 1) with weights 2x: the weighted CDF is x^2. The weighted fit maps it to a uniform u (each
+    decile holds a tenth of the weight within 5 standard errors of the weighted sum); the unweighted fit does not."""
+    x = rng.random(40_000)
+    w = 2 * x
+    for weights, uniform in ((w, True), (None, False)):
+        u = QuantileUniform(200).fit(x, weights=weights).transform(x)
+        idx = np.minimum((u * 10).astype(int), 9)
+        frac = np.bincount(idx, weights=w, minlength=10) / w.sum()
+        err = np.sqrt(np.bincount(idx, weights=w**2, minlength=10)) / w.sum()
+        pulls = (frac - 0.1) / err
+        assert (np.abs(pulls).max() < 5) == uniform, (weights is None, pulls)
+
+
+def test_equal_weights_fit_as_unweighted(rng):
+    x = rng.exponential(3.0, 5000)
+    a = QuantileUniform(300).fit(x)
+    b = QuantileUniform(300).fit(x, weights=np.full(len(x), 2.5))
+    np.testing.assert_array_equal(a.knots_, b.knots_)
+
+
+def test_bad_weights_are_named(rng):
+    with pytest.raises(SchemaError, match="'pt': weights"):
+        QuantileUniform(10).fit(rng.random(100), "pt", weights=-np.ones(100))

@@ -75,13 +75,36 @@ class QuantileUniform:
     def __init__(self, n_quantiles: int = 1000):
         self.n_quantiles = n_quantiles
 
-    def fit(self, x: np.ndarray, name: str = "column") -> QuantileUniform:
-        """Fits the knots. x: (N,)."""
+    def fit(self, x: np.ndarray, name: str = "column", weights: np.ndarray | None = None) -> QuantileUniform:
+        """Fits the knots. x: (N,); weights: (N,) event weights (None or all equal: the plain quantiles).
+
+        With unequal weights the knots are quantiles of the weighted empirical CDF (each event at the
+        middle of its weight step), so the transform spends its resolution where the weight is, not
+        where the generated events happen to be.
+
+        Example:
+            >>> x = np.array([1.0, 2.0, 3.0, 4.0])
+            >>> q = QuantileUniform(3).fit(x, weights=np.array([3.0, 1.0, 1.0, 3.0]))
+            >>> [round(float(v), 3) for v in q.knots_]
+            [1.0, 2.5, 4.0]
+        """
         x = np.asarray(x, dtype=np.float64)
         if x.size < 2 or np.ptp(x) == 0:
             raise SchemaError(f"column '{name}' is constant or has fewer than 2 values: cannot fit a quantile transform")
         p = np.linspace(0.0, 1.0, min(self.n_quantiles, x.size))
-        q = np.quantile(x, p)
+        w = None if weights is None else np.asarray(weights, dtype=np.float64)
+        if w is not None and (w.shape != x.shape or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0):
+            raise SchemaError(f"column '{name}': weights must be {x.size} finite non-negative numbers with a positive sum")
+        if w is None or np.all(w == w[0]):
+            q = np.quantile(x, p)
+        else:
+            order = np.argsort(x, kind="stable")
+            xs, ws = x[order], w[order]
+            keep = ws > 0
+            xs, ws = xs[keep], ws[keep]
+            cdf = (np.cumsum(ws) - 0.5 * ws) / ws.sum()
+            cdf = (cdf - cdf[0]) / (cdf[-1] - cdf[0]) if cdf[-1] > cdf[0] else np.linspace(0.0, 1.0, len(cdf))
+            q = np.interp(p, cdf, xs)
         # Ties (point masses) give repeated knots: keep one knot per value, at the mean probability,
         # so knots and probabilities are both strictly increasing.
         knots, inverse = np.unique(q, return_inverse=True)
@@ -166,10 +189,10 @@ class TablePreprocessor:
                 x[:, j] = np.round(col) + rng.random(len(col))
         return x
 
-    def fit(self, x: np.ndarray, rng: np.random.Generator) -> TablePreprocessor:
-        """x: (N, D) in physical units."""
+    def fit(self, x: np.ndarray, rng: np.random.Generator, weights: np.ndarray | None = None) -> TablePreprocessor:
+        """x: (N, D) in physical units; weights: (N,) event weights for the quantiles (None: unweighted)."""
         x = self._dequantise(np.asarray(x), rng)
-        self.transforms_ = [QuantileUniform(self.n_quantiles).fit(x[:, j], c) for j, c in enumerate(self.columns)]
+        self.transforms_ = [QuantileUniform(self.n_quantiles).fit(x[:, j], c, weights) for j, c in enumerate(self.columns)]
         return self
 
     def transform(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

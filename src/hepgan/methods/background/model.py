@@ -356,15 +356,17 @@ class ConditionalGAN(Estimator):
             raise SchemaError(f"w: expected {len(x)} finite weights")
 
         rng = np.random.default_rng(seed_from(self.seed, 2))
-        self.x_pre_ = TablePreprocessor(self.x_columns, self.discrete_columns, self.n_quantiles).fit(x.to_numpy(), rng)
+        # the quantile transforms and the metric bins are fitted with the event weights (the same as unweighted
+        # when all weights are equal)
+        self.x_pre_ = TablePreprocessor(self.x_columns, self.discrete_columns, self.n_quantiles).fit(x.to_numpy(), rng, w_np)
         self.c_pre_ = (
-            TablePreprocessor(self.c_columns, self.discrete_columns, self.n_quantiles).fit(c.to_numpy(), rng)
+            TablePreprocessor(self.c_columns, self.discrete_columns, self.n_quantiles).fit(c.to_numpy(), rng, w_np)
             if self.c_columns
             else None
         )
         self.metric_columns_ = self.metric_columns or list(self.x_columns)
         truth = self.metric_table(x, c, context)
-        self.metric_pre_ = TablePreprocessor(self.metric_columns_, (), self.n_quantiles).fit(truth.to_numpy(), rng)
+        self.metric_pre_ = TablePreprocessor(self.metric_columns_, (), self.n_quantiles).fit(truth.to_numpy(), rng, w_np)
 
         sr = {"x": self._to_net(self.x_pre_.transform(x.to_numpy(), rng)), "c": self._c_tensor(c, rng)}
         if w_np is not None:
