@@ -1,10 +1,12 @@
-"""Prints the figures of src/hepgan/data/gjets_default.md from the chunk cache of its command.
+"""Prints the figures of src/hepgan/data/gjets_default.md from the chunk cache of its command, and draws them.
 
-    python scripts/gjets_figures.py [--events 820000] [--seed 2026]
+    python scripts/gjets_figures.py [--events N] [--seed 2026] [--cache-dir DIR] [--plot gjets_figures.png]
 
-Needs the cached chunks (the command in gjets_default.md makes them): photon-ID efficiencies at
-several working points, the ID's ROC AUC, SR events per million Pythia events, the generation rate
-per worker recorded by each chunk, and the shipped file's own figures.
+Needs the cached chunks (the command in gjets_default.md makes them). Printed: the generation counts and
+rates, the photon ID's working points with their efficiencies and fake pass rates (with binomial errors),
+the SR composition by ID score, the tight fake pass rate against pho2 pT, pho1 pT, n_jets and n_vtx, the
+SR vs CR differences of the event features, and the effective sample sizes; then the shipped file's own
+figures. ``--plot`` draws the fake pass rates and the SR vs CR shapes.
 """
 
 from __future__ import annotations
@@ -14,40 +16,112 @@ from pathlib import Path
 
 import numpy as np
 
-from hepgan.io import read_metadata, read_table
-from hepgan.samples.chunks import chunk_list, chunk_path
-from hepgan.samples.gjets import GjetsSettings, default_sample_path, generate_raw
-from hepgan.samples.photon_id import load_default, roc_auc
+
+def _rate(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p = np.divide(k, n, out=np.zeros(len(k)), where=n > 0)
+    return p, np.sqrt(np.divide(p * (1 - p), n, out=np.zeros(len(k)), where=n > 0))
 
 
 def main() -> None:
+    from hepgan.io import read_metadata, read_table
+    from hepgan.samples.chunks import chunk_list, chunk_path
+    from hepgan.samples.gjets import GjetsSettings, default_sample_path, effective_size, generate_raw
+    from hepgan.samples.photon_id import load_default, roc_auc
+
     ap = argparse.ArgumentParser()
-    ap.add_argument("--events", type=int, default=820_000)
+    ap.add_argument("--events", type=int, default=None, help="parton-level events (default: the shipped file's)")
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--plot", default=None, help="write the figures to this PNG")
     args = ap.parse_args()
-    raw, summary = generate_raw(args.events, args.seed, GjetsSettings(), progress=False)
-    print(f"Pythia events {summary['n_generated']}, selected {len(raw)} ({len(raw) / summary['n_generated']:.1%})")
+    path = default_sample_path()
+    meta = read_metadata(path)
+    n_events = args.events or int(meta["n_events_generated"])
+    s = GjetsSettings(rehadronise=int(meta["generator"]["rehadronise"]))
+    raw, summary = generate_raw(n_events, args.seed, s, cache_dir=args.cache_dir, progress=False)
+    n_had = summary["n_hadronised"]
+    print(f"parton-level events {summary['n_generated']} (pre-filter tried {summary['n_prefilter_tried']}, vetoed "
+          f"{summary['n_prefilter_vetoed']} = {summary['n_prefilter_vetoed'] / summary['n_prefilter_tried']:.1%}), "
+          f"hadronised {n_had}; selected {len(raw)} ({len(raw) / n_had:.2%} of hadronised events); dropped {summary['dropped']}")
+    rates = []
+    for c, n in chunk_list(n_events, s.chunk_size):
+        st = read_metadata(chunk_path(Path(summary["cache"]), c, n))["chunk_stats"]
+        rates.append(st["n_generated"] / st["seconds_total"])
+    print(f"rate per worker process: median {np.median(rates):.1f} parton-level events/s "
+          f"({np.median(rates) * s.rehadronise:.0f} hadronised events/s) over {len(rates)} chunks")
     model = load_default()
     s1, s2 = model.score(raw, "pho1"), model.score(raw, "pho2")
-    print(f"ID ROC AUC, prompt vs jet candidates: {roc_auc(s1, s2):.4f}")
-    for thr in (-0.99, -0.98, -0.95, -0.9, -0.5, 0.0):
-        n_sr = int(np.sum((s1 > thr) & (s2 > thr)))
-        print(f"working point {thr:+.2f}: prompt efficiency {np.mean(s1 > thr):.4%}, fake pass rate {np.mean(s2 > thr):.4%}, "
-              f"SR events {n_sr} ({n_sr / summary['n_generated'] * 1e6:.0f} per million Pythia events)")
-    cache = Path(summary["cache"])
-    rates = np.array([
-        (lambda st: st["n_generated"] / st["seconds_total"])(read_metadata(chunk_path(cache, c, n))["chunk_stats"])
-        for c, n in chunk_list(args.events, GjetsSettings().chunk_size)
-    ])  # fmt: skip
-    print(f"rate per worker (events/s, median): chunks 0-399 {np.median(rates[:400]):.0f}, chunks 400+ {np.median(rates[400:]):.0f}")
-    path = default_sample_path()
-    df, meta = read_table(path), read_metadata(path)
+    tight, loose = model.working_point, model.loose_point
+    print(f"ID ROC AUC here (pho1 vs pho2 candidates of this sample): {roc_auc(s1, s2):.4f}; effective areas {model.ea}")
+    for name, rec in (("tight", model.info["test"]["tight"]), ("loose", model.info["test"]["loose"])):
+        pe, fr = rec["prompt_efficiency"], rec["fake_pass_rate"]
+        print(f"  {name} score > {rec['threshold']:.4f}: prompt efficiency {pe['value']:.2%} +- {pe['error']:.2%}, "
+              f"fake pass rate {fr['value']:.2%} +- {fr['error']:.2%} (independent test candidates, n = {pe['n']})")
+    p1 = s1 > tight
+    sr = p1 & (s2 > tight)
+    cr = p1 & (s2 <= loose)
+    band = p1 & ~sr & ~cr
+    print(f"pho1 passes tight: {p1.sum()}; SR {sr.sum()} ({sr.sum() / n_had * 1e6:.0f} per million hadronised events, from "
+          f"{len(np.unique(raw.loc[sr, 'parton_event']))} parton-level events); CR {cr.sum()}; band {band.sum()}")
+    print("SR composition by pho2 ID score:")
+    edges = np.linspace(tight, 1.0, 6)
+    h, _ = np.histogram(s2[sr], edges)
+    for a, b, k in zip(edges[:-1], edges[1:], h):
+        print(f"  {a:.3f} - {b:.3f}: {k} ({k / max(sr.sum(), 1):.1%})")
+    print("tight fake pass rate (pho2, events with pho1 passing tight) against:")
+    pass2 = s2 > tight
+    figs = {}
+    for col, e in (("pho2_pt", [20, 25, 30, 40, 60, 100, 1e4]), ("pho1_pt", [30, 50, 75, 100, 150, 250, 1e4]),
+                   ("n_jets", [0, 1, 2, 3, 100]), ("n_vtx", [1, 20, 28, 35, 42, 50, 200])):  # fmt: skip
+        x = raw[col].to_numpy(np.float64)
+        n, _ = np.histogram(x[p1], e)
+        k, _ = np.histogram(x[p1 & pass2], e)
+        p, err = _rate(k, n)
+        figs[col] = (np.array(e, dtype=float), p, err)
+        print(f"  {col}: " + "; ".join(f"[{lo:g}, {hi:g}) {pp:.2%} +- {ee:.2%} (n {nn})" for lo, hi, pp, ee, nn in zip(e[:-1], e[1:], p, err, n)))
+    print("SR vs CR (means; difference in units of its standard error):")
+    for col in ("pho1_pt", "pho2_pt", "n_jets", "n_vtx", "rho", "lead_jet_pt", "pho2_eta"):
+        a, b = raw.loc[sr, col].to_numpy(np.float64), raw.loc[cr, col].to_numpy(np.float64)
+        if col == "pho2_eta":
+            a, b = np.abs(a), np.abs(b)
+            col = "|pho2_eta|"
+        d = (a.mean() - b.mean()) / np.hypot(a.std() / np.sqrt(len(a)), b.std() / np.sqrt(len(b)))
+        print(f"  {col}: SR {a.mean():.3f}, CR {b.mean():.3f} ({d:+.1f} sigma)")
+    df = read_table(path)
     w = df["weight"].to_numpy(np.float64)
-    sr = df["region"].to_numpy() == 1
-    print(f"{path.name}: {len(df)} rows, SR {int(sr.sum())}, CR {int((~sr).sum())}, id_threshold {meta['id_threshold']}")
-    print(f"  weighted SR share {w[sr].sum() / w.sum():.3f}, (sum w)^2/sum w^2 = {w.sum() ** 2 / (w**2).sum() / len(w):.3f} N")
-    print(f"  median pT: pho1 {np.median(df['pho1_pt']):.0f} GeV, pho2 {np.median(df['pho2_pt']):.0f} GeV; "
-          f"sigma_gen {meta['sigma_gen_pb']:.0f} pb; {path.stat().st_size / 1e6:.1f} MB")
+    srm = df["region"].to_numpy() == 1
+    print(f"{path.name}: {len(df)} rows, SR {int(srm.sum())} (effective {effective_size(w[srm]):.0f}), CR {int((~srm).sum())} "
+          f"(effective {effective_size(w[~srm]):.0f}); thresholds tight {meta['id_threshold']:.4f}, loose {meta['loose_threshold']:.4f}; "
+          f"{path.stat().st_size / 1e6:.1f} MB; sigma_gen {meta['sigma_gen_pb']:.0f} pb")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from hepgan.plots import save_figure
+
+        fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+        units = {"pho2_pt": "pho2 $p_T$ [GeV]", "pho1_pt": "pho1 $p_T$ [GeV]", "n_jets": "$n_{jets}$", "n_vtx": "$n_{vtx}$"}
+        for ax, (col, (e, p, err)) in zip(axes.flat[:4], figs.items()):
+            x = 0.5 * (e[:-1] + np.minimum(e[1:], 2 * e[-2] - e[-3]))
+            ax.errorbar(x, 100 * p, yerr=100 * err, fmt="o", color="C0", label="tight fake pass rate")
+            ax.set_xlabel(units[col] + (" (last bin: overflow)" if col != "n_jets" else ""))
+            ax.set_ylabel("pho2 passing tight ID [%]")
+            ax.set_ylim(bottom=0)
+            ax.legend(loc="upper left")
+        for ax, col, e in ((axes.flat[4], "pho2_pt", np.geomspace(20, 400, 21)), (axes.flat[5], "rho", np.linspace(0, 100, 26))):
+            for m, lab, c in ((sr, "SR (both tight)", "C3"), (cr, "CR (pho2 fails loose)", "C2")):
+                ax.hist(raw.loc[m, col], e, density=True, histtype="step", color=c, label=f"{lab}, {m.sum()} events")
+            ax.set_xlabel("pho2 $p_T$ [GeV]" if col == "pho2_pt" else r"$\\rho$ [GeV per unit area]")
+            ax.set_ylabel("normalised events / bin")
+            if col == "pho2_pt":
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+            ax.legend(loc="upper right")
+        fig.suptitle(f"gjets: {summary['n_generated']} parton-level events x {s.rehadronise} hadronisations, pileup <mu> {s.pileup_mean:g}")
+        save_figure(fig, args.plot)
+        print(f"figures: {args.plot}")
 
 
 if __name__ == "__main__":

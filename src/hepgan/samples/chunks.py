@@ -33,9 +33,9 @@ def pythia_version() -> str:
         return "unknown"
 
 
-def init_pythia(lines: Sequence[str]) -> Any:
-    """A quiet ``pythia8mc.Pythia`` read with these settings lines and initialised; None if
-    ``init()`` fails (the caller names what it was given).
+def init_pythia(lines: Sequence[str], hooks: Any = None) -> Any:
+    """A quiet ``pythia8mc.Pythia`` read with these settings lines (and ``hooks``, a ``pythia8mc.UserHooks``)
+    and initialised; None if ``init()`` fails (the caller names what it was given).
 
     Raises:
         MissingExtraError: pythia8mc is not installed.
@@ -49,6 +49,8 @@ def init_pythia(lines: Sequence[str]) -> Any:
     py = pythia8mc.Pythia("", False)
     for line in lines:
         py.readString(line)
+    if hooks is not None:
+        py.setUserHooksPtr(hooks)
     return py if py.init() else None
 
 
@@ -129,12 +131,16 @@ def write_chunk(job: tuple) -> dict[str, Any]:
     worker processes by reference); the table is written atomically with ``chunk_stats`` in its metadata
     (a table without columns, from a chunk that kept no event, as one empty placeholder column).
     """
+    import inspect
+
     import pandas as pd
 
     from hepgan.io import write_table
 
     settings, seed, chunk, n, cache, make = job
-    df, stats = make(settings, seed, chunk, n)
+    # a generator that keeps shared inputs beside its chunks (gjets' pileup pool) takes the cache folder
+    extra = {"cache": cache} if "cache" in inspect.signature(make).parameters else {}
+    df, stats = make(settings, seed, chunk, n, **extra)
     if len(df.columns) == 0:  # a chunk that kept no event: one placeholder column keeps the file readable
         df = pd.DataFrame({"event": np.zeros(0)})
     write_table(df, chunk_path(Path(cache), chunk, n), metadata={"chunk_stats": stats})
