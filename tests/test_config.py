@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from hepgan.config import check, from_dict, to_dict
-from hepgan.exceptions import ConfigError
+from hepgan.exceptions import ConfigError, SchemaError
 
 
 @dataclasses.dataclass
@@ -63,3 +63,26 @@ def test_set_accepts_exponent_without_dot(tmp_path):
     assert load_yaml(path) == {"training": {"lr": 2e-4}}
     with pytest.raises(ConfigError, match=r"--set a=\[: the value is not valid YAML"):
         parse_overrides(["a=["])
+
+
+def test_split_keeps_groups_whole():
+    """data.group: every group (e.g. the K hadronisations of one parton-level event) lands in one split, the
+    split sizes follow the fractions to within one group, and the same seed gives the same split."""
+    import numpy as np
+    import pandas as pd
+
+    from hepgan.runs import DataConfig, split_events
+
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"parton_event": np.repeat(np.arange(500), rng.integers(1, 5, 500)), "x": 0.0})
+    df["x"] = rng.normal(size=len(df))
+    cfg = DataConfig(validation_fraction=0.2, test_fraction=0.2, group="parton_event")
+    a, b = split_events(df, cfg), split_events(df, cfg)
+    seen = [set(a[k]["parton_event"]) for k in ("train", "val", "test")]
+    assert not (seen[0] & seen[1]) and not (seen[0] & seen[2]) and not (seen[1] & seen[2])
+    assert sum(len(a[k]) for k in a) == len(df)
+    for k, f in (("val", 0.2), ("test", 0.2)):
+        assert abs(len(a[k]) - f * len(df)) <= 4, (k, len(a[k]))
+        pd.testing.assert_frame_equal(a[k], b[k])
+    with pytest.raises(SchemaError, match=r"data\.group"):
+        split_events(df, DataConfig(group="nope"))

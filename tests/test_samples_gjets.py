@@ -21,7 +21,7 @@ SMALL = Path(__file__).parent / "data" / "gjets_small.parquet"
 SCHEMA = [
     "pho1_pt", "pho1_eta", "pho1_phi", "pho1_id",
     "pho2_pt", "pho2_eta", "pho2_phi", "pho2_id",
-    "n_jets", "n_vtx", "lead_jet_pt", "m_gg", "pt_gg", "ptgg_over_mgg", "weight", "region", "rho",
+    "n_jets", "n_vtx", "lead_jet_pt", "m_gg", "pt_gg", "ptgg_over_mgg", "weight", "region", "rho", "parton_event",
 ]  # fmt: skip
 ID_INPUTS = [f"pho{i}_{k}" for i in (1, 2) for k in ("iso_ch", "iso_neu", "iso_pho", "width", "core_frac", "hoe")]
 

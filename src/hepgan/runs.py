@@ -56,6 +56,7 @@ class DataConfig:
     test_fraction: float = 0.2  # held-out events of the final evaluation
     max_events: int | None = None  # cap on events used (after shuffling)
     split_seed: int = 1
+    group: str | None = None  # rows sharing this column's value stay in one split (e.g. parton_event: K hadronisations)
     drop_nan: bool = False  # drop rows with NaN/inf values (logged) instead of stopping
     aliases: dict[str, str] = dataclasses.field(default_factory=dict)  # column -> expression (hepgan.expressions)
     cut: str | None = None  # event selection before the aliases, e.g. "nPhoton >= 2"
@@ -218,12 +219,29 @@ def split_events(df: pd.DataFrame, cfg: DataConfig, what: str = "events", min_ev
             when ``data.test_fraction`` is 0).
     """
     rng = np.random.default_rng(cfg.split_seed)
-    idx = rng.permutation(len(df))
-    if cfg.max_events is not None:
-        idx = idx[: cfg.max_events]
-    n = len(idx)
-    n_val, n_test = round(cfg.validation_fraction * n), round(cfg.test_fraction * n)
-    parts = {"val": idx[:n_val], "test": idx[n_val : n_val + n_test], "train": idx[n_val + n_test :]}
+    if cfg.group is None:
+        idx = rng.permutation(len(df))
+        if cfg.max_events is not None:
+            idx = idx[: cfg.max_events]
+        n = len(idx)
+        n_val, n_test = round(cfg.validation_fraction * n), round(cfg.test_fraction * n)
+        parts = {"val": idx[:n_val], "test": idx[n_val : n_val + n_test], "train": idx[n_val + n_test :]}
+    else:
+        if cfg.group not in df.columns:
+            raise SchemaError(f"{cfg.train}: data.group names the column '{cfg.group}', which the {what} do not have")
+        # whole groups, in a shuffled order, fill validation, then test, then training
+        _, inverse = np.unique(df[cfg.group].to_numpy(), return_inverse=True)
+        order = rng.permutation(inverse.max() + 1 if len(inverse) else 0)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        idx = np.lexsort((np.arange(len(df)), rank[inverse]))  # rows ordered by their group's place in the shuffle
+        if cfg.max_events is not None:
+            idx = idx[: cfg.max_events]
+        n = len(idx)
+        g = rank[inverse[idx]]
+        cut_val = g[min(round(cfg.validation_fraction * n), n - 1)] if n else 0
+        cut_test = g[min(round((cfg.validation_fraction + cfg.test_fraction) * n), n - 1)] if n else 0
+        parts = {"val": idx[g < cut_val], "test": idx[(g >= cut_val) & (g < cut_test)], "train": idx[g >= cut_test]}
     out = {k: df.iloc[np.sort(v)].reset_index(drop=True) for k, v in parts.items()}
     for k in ("train", "val") + (("test",) if cfg.test_fraction > 0 else ()):
         if len(out[k]) < min_events:

@@ -90,7 +90,7 @@ COMPACT_COLUMNS = (
     "pho2_pt", "pho2_eta", "pho2_phi", "pho2_id",
     "n_jets", "n_vtx", "lead_jet_pt",
     "m_gg", "pt_gg", "ptgg_over_mgg",
-    "weight", "region", "rho",
+    "weight", "region", "rho", "parton_event",
 )  # fmt: skip
 
 # The detector model, recorded in every file's metadata.

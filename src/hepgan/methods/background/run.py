@@ -54,7 +54,8 @@ def resolve_input(path: str) -> Path:
 def load_events(cfg: BackgroundData) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Reads the sample and splits it into SR and CR events. Returns (sr, cr, file metadata)."""
     path = resolve_input(cfg.train)
-    needed = list(dict.fromkeys(cfg.x_columns + cfg.conditions + [cfg.region_column] + ([cfg.weight] if cfg.weight else [])))
+    needed = list(dict.fromkeys(cfg.x_columns + cfg.conditions + [cfg.region_column] + ([cfg.weight] if cfg.weight else [])
+                                + ([cfg.group] if cfg.group else [])))
     check_table_columns(path, needed, cfg.aliases, cfg.cut)
     df = read_table(path, drop_nan=cfg.drop_nan, aliases=cfg.aliases, cut=cfg.cut)
     meta = read_metadata(path) if str(path).endswith((".parquet", ".root")) else {}
