@@ -105,20 +105,24 @@ def main() -> None:
         units = {"pho2_pt": "pho2 $p_T$ [GeV]", "pho1_pt": "pho1 $p_T$ [GeV]", "n_jets": "$n_{jets}$", "n_vtx": "$n_{vtx}$"}
         for ax, (col, (e, p, err)) in zip(axes.flat[:4], figs.items()):
             x = 0.5 * (e[:-1] + np.minimum(e[1:], 2 * e[-2] - e[-3]))
-            ax.errorbar(x, 100 * p, yerr=100 * err, fmt="o", color="C0", label="tight fake pass rate")
+            ax.errorbar(x, 100 * p, yerr=100 * err, fmt="o", color="C0")
+            ax.set_title("tight ID: fake pass rate (binomial errors)", fontsize=10)
             ax.set_xlabel(units[col] + (" (last bin: overflow)" if col != "n_jets" else ""))
             ax.set_ylabel("pho2 passing tight ID [%]")
             ax.set_ylim(bottom=0)
-            ax.legend(loc="upper left")
         for ax, col, e in ((axes.flat[4], "pho2_pt", np.geomspace(20, 400, 21)), (axes.flat[5], "rho", np.linspace(0, 100, 26))):
             for m, lab, c in ((sr, "SR (both tight)", "C3"), (cr, "CR (pho2 fails loose)", "C2")):
                 ax.hist(raw.loc[m, col], e, density=True, histtype="step", color=c, label=f"{lab}, {m.sum()} events")
-            ax.set_xlabel("pho2 $p_T$ [GeV]" if col == "pho2_pt" else r"$\\rho$ [GeV per unit area]")
+            ax.set_xlabel("pho2 $p_T$ [GeV]" if col == "pho2_pt" else r"$\rho$ [GeV per unit area]")
             ax.set_ylabel("normalised events / bin")
             if col == "pho2_pt":
+                from matplotlib.ticker import NullFormatter, ScalarFormatter
+
                 ax.set_xscale("log")
                 ax.set_yscale("log")
-            ax.legend(loc="upper right")
+                ax.xaxis.set_major_formatter(ScalarFormatter())
+                ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.legend(loc="lower left" if col == "pho2_pt" else "upper right", fontsize=8)
         fig.suptitle(f"gjets: {summary['n_generated']} parton-level events x {s.rehadronise} hadronisations, pileup <mu> {s.pileup_mean:g}")
         save_figure(fig, args.plot)
         print(f"figures: {args.plot}")

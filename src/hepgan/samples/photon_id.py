@@ -201,11 +201,12 @@ def load_default() -> PhotonID:
 
 
 def threshold_at_efficiency(scores: np.ndarray, efficiency: float) -> float:
-    """The score threshold that keeps the fraction ``efficiency`` of ``scores`` (score > threshold).
+    """The score threshold that keeps at least the fraction ``efficiency`` of ``scores`` (score > threshold).
 
     Example:
-        >>> threshold_at_efficiency(np.linspace(0, 1, 101), 0.9)
-        0.1
+        >>> s = np.linspace(0, 1, 101)
+        >>> round(float(np.mean(s > threshold_at_efficiency(s, 0.9))), 3)
+        0.901
     """
     return float(np.quantile(np.asarray(scores, dtype=np.float64), 1.0 - efficiency, method="lower"))
 
