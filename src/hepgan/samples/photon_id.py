@@ -290,6 +290,15 @@ def binomial(k: int, n: int) -> dict[str, float]:
     return {"value": p, "error": float(np.sqrt(p * (1 - p) / n)) if n else float("nan"), "k": int(k), "n": int(n)}
 
 
+def _binned(passed: np.ndarray, x: np.ndarray, edges: tuple, key: str) -> list[dict[str, Any]]:
+    """The pass fraction with its binomial error in each bin [lo, hi) of ``x``."""
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (x >= lo) & (x < hi)
+        out.append({key: [lo, hi], **binomial(int(np.sum(passed & inside)), int(np.sum(inside)))})
+    return out
+
+
 def measure(model: PhotonID, test: pd.DataFrame) -> dict[str, Any]:
     """AUC, prompt efficiencies and fake pass rates (with binomial errors) at both working points on ``test``."""
     from scipy.stats import linregress
@@ -303,18 +312,9 @@ def measure(model: PhotonID, test: pd.DataFrame) -> dict[str, Any]:
     for name, thr in (("tight", model.working_point), ("loose", model.loose_point)):
         out[name] = {"threshold": thr, "prompt_efficiency": binomial(int(np.sum(s1 > thr)), len(s1)),
                      "fake_pass_rate": binomial(int(np.sum(s2 > thr)), len(s2))}  # fmt: skip
-        out[name]["prompt_efficiency_by_n_vtx"] = [
-            {"n_vtx": [lo, hi], **binomial(int(np.sum((s1 > thr) & (n_vtx >= lo) & (n_vtx < hi))), int(np.sum((n_vtx >= lo) & (n_vtx < hi))))}
-            for lo, hi in zip(vtx_edges[:-1], vtx_edges[1:])
-        ]  # fmt: skip
-        out[name]["fake_pass_rate_by_n_vtx"] = [
-            {"n_vtx": [lo, hi], **binomial(int(np.sum((s2 > thr) & (n_vtx >= lo) & (n_vtx < hi))), int(np.sum((n_vtx >= lo) & (n_vtx < hi))))}
-            for lo, hi in zip(vtx_edges[:-1], vtx_edges[1:])
-        ]  # fmt: skip
-        out[name]["fake_pass_rate_by_pho2_pt"] = [
-            {"pt": [lo, hi], **binomial(int(np.sum((s2 > thr) & (pt2 >= lo) & (pt2 < hi))), int(np.sum((pt2 >= lo) & (pt2 < hi))))}
-            for lo, hi in zip(pt_edges[:-1], pt_edges[1:])
-        ]  # fmt: skip
+        out[name]["prompt_efficiency_by_n_vtx"] = _binned(s1 > thr, n_vtx, vtx_edges, "n_vtx")
+        out[name]["fake_pass_rate_by_n_vtx"] = _binned(s2 > thr, n_vtx, vtx_edges, "n_vtx")
+        out[name]["fake_pass_rate_by_pho2_pt"] = _binned(s2 > thr, pt2, pt_edges, "pt")
     # the pileup slope of the prompt candidates' summed isolation, before and after the rho correction
     rho = np.asarray(test["rho"], dtype=np.float64)
     raw = sum(np.asarray(test[f"pho1_iso_{k}"], dtype=np.float64) for k in ISO_TYPES)
