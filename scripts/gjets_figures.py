@@ -37,7 +37,8 @@ def main() -> None:
     path = default_sample_path()
     meta = read_metadata(path)
     n_events = args.events or int(meta["n_events_generated"])
-    s = GjetsSettings(rehadronise=int(meta["generator"]["rehadronise"]))
+    g = meta["generator"]
+    s = GjetsSettings(rehadronise=int(g["rehadronise"]), pool_size=int(g.get("pileup_pool_size", 3000)))
     raw, summary = generate_raw(n_events, args.seed, s, cache_dir=args.cache_dir, progress=False)
     n_had = summary["n_hadronised"]
     print(f"parton-level events {summary['n_generated']} (pre-filter tried {summary['n_prefilter_tried']}, vetoed "
@@ -79,6 +80,16 @@ def main() -> None:
         p, err = _rate(k, n)
         figs[col] = (np.array(e, dtype=float), p, err)
         print(f"  {col}: " + "; ".join(f"[{lo:g}, {hi:g}) {pp:.2%} +- {ee:.2%} (n {nn})" for lo, hi, pp, ee, nn in zip(e[:-1], e[1:], p, err, n)))
+    # candidates that pileup makes: pho2 away from back-to-back or forward, against n_vtx (flat if the hard event makes pho2)
+    x = raw["n_vtx"].to_numpy(np.float64)
+    dphi = np.abs((raw["pho2_phi"].to_numpy(np.float64) - raw["pho1_phi"].to_numpy(np.float64) + np.pi) % (2 * np.pi) - np.pi)
+    fwd = np.abs(raw["pho2_eta"].to_numpy(np.float64)) > 2.0
+    print("pho2 of the events with pho1 passing tight, against n_vtx (pileup-made candidates would grow with it):")
+    e = [1, 20, 28, 35, 42, 50, 200]
+    for lo, hi in zip(e[:-1], e[1:]):
+        b = p1 & (x >= lo) & (x < hi)
+        (pa, ea), (pf, ef) = _rate(np.array([np.sum(b & (dphi < 1.5))]), np.array([b.sum()])), _rate(np.array([np.sum(b & fwd)]), np.array([b.sum()]))
+        print(f"  n_vtx [{lo}, {hi}): Delta phi(pho1, pho2) < 1.5 in {pa[0]:.2%} +- {ea[0]:.2%}, |eta_pho2| > 2 in {pf[0]:.2%} +- {ef[0]:.2%} (n {b.sum()})")
     print("SR vs CR (means; difference in units of its standard error):")
     for col in ("pho1_pt", "pho2_pt", "n_jets", "n_vtx", "rho", "lead_jet_pt", "pho2_eta"):
         a, b = raw.loc[sr, col].to_numpy(np.float64), raw.loc[cr, col].to_numpy(np.float64)

@@ -178,7 +178,7 @@ def test_working_points_as_stated():
     assert t["loose"]["prompt_efficiency"]["value"] > eff
     assert t["loose"]["fake_pass_rate"]["value"] > t["tight"]["fake_pass_rate"]["value"]
     assert model.loose_point < model.working_point
-    assert set(model.ea) == {"ch", "neu", "pho"} and all(v > 0 for v in model.ea.values())
+    assert set(model.ea) == {"ch", "neu", "pho", "h"} and all(v > 0 for v in model.ea.values())
 
 
 def test_fake_pass_rate_does_not_depend_on_pileup():
@@ -196,17 +196,46 @@ def test_fake_pass_rate_does_not_depend_on_pileup():
 
 
 def test_effective_areas_remove_the_pileup_slope(small):
-    """The prompt candidates' summed isolation grows with rho; subtracting EA x rho removes the slope (within
-    5 standard errors, measured on the model's independent test candidates). In the small sample (pho1 passes
-    the tight ID, which cuts on the corrected isolation) the raw sum still grows with rho at 5 sigma."""
+    """The prompt candidates' summed isolation and their hadronic H_T = H/E x pT grow with rho; subtracting
+    EA x rho removes the slope (within 5 standard errors, measured on the model's independent test candidates).
+    In the small sample (pho1 passes the tight ID, which cuts on the corrected isolation) the raw sum still
+    grows with rho at 5 sigma."""
     from hepgan.samples.photon_id import ISO_TYPES, load_default
 
-    sl = load_default().info["test"]["pileup_slope"]
-    assert sl["raw"] > 5 * sl["raw_error"], sl
-    assert abs(sl["corrected"]) < 5 * sl["corrected_error"], sl
+    for key in ("pileup_slope", "pileup_slope_h"):
+        sl = load_default().info["test"][key]
+        assert sl["raw"] > 5 * sl["raw_error"], (key, sl)
+        assert abs(sl["corrected"]) < 5 * sl["corrected_error"], (key, sl)
     raw = sum(small[f"pho1_iso_{k}"].to_numpy(np.float64) for k in ISO_TYPES)
     fit = stats.linregress(small["rho"].to_numpy(np.float64), raw)
     assert fit.slope > 5 * fit.stderr, fit
+
+
+def test_read_cache_refuses_another_sample(tmp_path):
+    """Retraining from an existing chunk folder: a folder of another seed or settings, or with missing chunks,
+    is refused with one line that names it; nothing is generated."""
+    import json
+
+    from hepgan.exceptions import InputFileError
+    from hepgan.samples.gjets import GjetsSettings
+    from hepgan.samples.photon_id import read_cache
+
+    s = GjetsSettings(rehadronise=4, prefilter_eta=2.7, photon_eta_max=0.0, pool_size=3000).validate()
+    with pytest.raises(InputFileError, match="not a gjets chunk cache"):
+        read_cache(tmp_path, 1000, 1001, s)
+    import dataclasses
+
+    (tmp_path / "settings.json").write_text(json.dumps({"settings": dataclasses.asdict(s), "seed": 7, "generator_version": 3}))
+    with pytest.raises(InputFileError, match="seed 7"):
+        read_cache(tmp_path, 1000, 1001, s)
+    other = dataclasses.replace(s, pileup_mean=20.0)
+    (tmp_path / "settings.json").write_text(json.dumps({"settings": dataclasses.asdict(other), "seed": 1001, "generator_version": 3}))
+    with pytest.raises(InputFileError, match="other pileup_mean"):
+        read_cache(tmp_path, 1000, 1001, s)
+    (tmp_path / "settings.json").write_text(json.dumps({"settings": dataclasses.asdict(s), "seed": 1001, "generator_version": 3}))
+    with pytest.raises(InputFileError, match="2 of 2 chunks missing"):
+        read_cache(tmp_path, 1000, 1001, s)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["settings.json"]
 
 
 def test_sr_share_as_documented(small, meta):
@@ -276,8 +305,7 @@ def test_cli_writes_root_and_parquet(cache, tmp_path):
 
     # a loose cut at 0.5 keeps a CR beside the SR in a small run
     args = ["--events", "90", "--seed", "5", "--pt-hat-min", "60", "--chunk-size", "30", "--cache-dir", str(cache / "one"),
-            "--loose-threshold", "0.5"]  # fmt: skip
-    # (pool_size is not a command-line option: the command line uses the default pool of 3000 events)
+            "--loose-threshold", "0.5", "--pool-size", "200"]  # fmt: skip
     assert main(["-q", "sample", "gjets", *args, "--out", str(tmp_path / "s.root")]) == 0
     assert main(["-q", "sample", "gjets", *args, "--out", str(tmp_path / "s.parquet"), "--compact"]) == 0
     with uproot.open(tmp_path / "s.root") as f:

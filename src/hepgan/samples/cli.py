@@ -23,6 +23,8 @@ def add_gjets_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"mean of the pileup profile (default {d.pileup_mean:g}, about CMS 2016-2018)")  # fmt: skip
     p.add_argument("--pileup-sd", type=float, default=d.pileup_sd,
                    help=f"spread of the pileup profile's per-event mean (default {d.pileup_sd:g})")  # fmt: skip
+    p.add_argument("--pool-size", type=int, default=d.pool_size,
+                   help=f"minimum-bias events in the seeded pileup pool (default {d.pool_size})")  # fmt: skip
     p.add_argument("--rehadronise", type=int, default=d.rehadronise,
                    help=f"hadronisations per parton-level event, weight 1/K each (default {d.rehadronise})")  # fmt: skip
     p.add_argument("--prefilter-eta", type=float, default=d.prefilter_eta,
@@ -60,6 +62,7 @@ def _argv(args: argparse.Namespace) -> list[str]:
         ("--bias-pow", args.bias_pow, d.bias_pow),
         ("--pileup-mean", args.pileup_mean, d.pileup_mean),
         ("--pileup-sd", args.pileup_sd, d.pileup_sd),
+        ("--pool-size", args.pool_size, d.pool_size),
         ("--rehadronise", args.rehadronise, d.rehadronise),
         ("--prefilter-eta", args.prefilter_eta, d.prefilter_eta),
         ("--photon-eta-max", args.photon_eta_max, d.photon_eta_max),
@@ -102,6 +105,7 @@ def run_gjets(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         chunk_size=args.chunk_size,
         pileup_sd=args.pileup_sd,
+        pool_size=args.pool_size,
         rehadronise=args.rehadronise,
         prefilter_eta=args.prefilter_eta,
         photon_eta_max=args.photon_eta_max,

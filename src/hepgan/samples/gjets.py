@@ -151,7 +151,8 @@ class GjetsSettings:
             0 switches the bias off (all weights equal).
         pileup_mean, pileup_sd: the pileup profile, n_pu ~ Poisson(max(0, Normal(mean, sd)));
             n_vtx = 1 + n_pu. The default approximates CMS 2016-2018 (:mod:`hepgan.samples.pileup`).
-        pool_size: minimum-bias events in the pileup pool (seeded by the sample's seed).
+        pool_size: minimum-bias events in the pileup pool (seeded by the sample's seed); large, so that the rare
+            hard pileup events are many different ones (:mod:`hepgan.samples.pileup`).
         prefilter_eta: process-level pre-filter, |eta| of the hard photon below it (0: off). Not exact: the
             showers move the photon (see the module docstring); kept for the photon-ID training sample.
         photon_eta_max: parton-level filter, |eta| of the prompt photon after the showers below it (0: off);
@@ -171,7 +172,7 @@ class GjetsSettings:
     bias_pow: float = 0.0
     pileup_mean: float = 34.0
     pileup_sd: float = 11.0
-    pool_size: int = 3000
+    pool_size: int = 50000
     prefilter_eta: float = 0.0
     photon_eta_max: float = 2.6
     rehadronise: int = 4

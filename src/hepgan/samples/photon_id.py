@@ -8,8 +8,9 @@ performance), so that every later sample gets the same score. No pickle.
 Inputs per candidate (prefix ``pho1`` or ``pho2``): log(1 + iso/pT) for the charged, neutral-hadron
 and photon isolation sums, each corrected for pileup with the event's median pT density rho
 (iso - EA x rho, at least 0, as CMS and ATLAS do; the effective areas EA are the slopes of the
-prompt candidates' mean isolation against rho), the cluster width, the core energy fraction, H/E and
-|eta|. Neither the candidate pT nor the number of vertices is an input. The two classes are
+prompt candidates' mean isolation against rho), the cluster width, the core energy fraction, H/E
+corrected the same way (the transverse hadronic energy behind the cluster, H/E x pT, less EA_H x rho,
+at least 0, over pT; CMS corrects H/E so since Run 3) and |eta|. Neither the candidate pT nor the number of vertices is an input. The two classes are
 reweighted to the same flat distribution in (pT, |eta|) bins, so the ID separates objects and does
 not learn the spectra of its training sample. The score is 2 sigmoid(logit) - 1, in [-1, 1]; prompt
 photons peak near +1. Two working points: tight (about 90 % prompt efficiency, the signal region's)
@@ -29,12 +30,14 @@ import torch
 
 from hepgan.exceptions import ModelFileError
 
-__all__ = ["FEATURES", "ISO_TYPES", "PhotonID", "candidate_features", "effective_areas", "flat_weights", "train_photon_id",
+__all__ = ["FEATURES", "ISO_TYPES", "PU_TYPES", "PhotonID", "read_cache", "candidate_features", "effective_areas", "flat_weights", "train_photon_id",
            "load_default", "default_model_path", "roc_auc", "threshold_at_efficiency"]  # fmt: skip
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 ISO_TYPES = ("ch", "neu", "pho")
-FEATURES = ("log_rel_iso_ch", "log_rel_iso_neu", "log_rel_iso_pho", "width", "core_frac", "hoe", "abs_eta")
+# the pileup-corrected sums: the three isolations and "h", the transverse hadronic energy behind the cluster (H/E x pT)
+PU_TYPES = (*ISO_TYPES, "h")
+FEATURES = ("log_rel_iso_ch", "log_rel_iso_neu", "log_rel_iso_pho", "width", "core_frac", "hoe_rho_corr", "abs_eta")
 # (pT, |eta|) bins in which the two classes are made flat for the training
 PT_EDGES = (20.0, 25.0, 30.0, 35.0, 40.0, 50.0, 60.0, 80.0, 100.0, 150.0, 250.0, np.inf)
 ETA_EDGES = (0.0, 0.5, 1.0, 1.4442, 1.566, 2.0, 2.5)
@@ -46,7 +49,7 @@ def candidate_features(table: pd.DataFrame, prefix: str, ea: dict[str, float]) -
     Args:
         table: event table with ``{prefix}_pt``, ``_eta``, ``_iso_*``, ``_width``, ``_core_frac``, ``_hoe`` and ``rho``.
         prefix: "pho1" or "pho2".
-        ea: effective area per isolation type (``ch``, ``neu``, ``pho``), in units of eta-phi area.
+        ea: effective area per pileup-corrected sum (``ch``, ``neu``, ``pho``, ``h``), in units of eta-phi area.
 
     Returns:
         (N, 7) float64 array in the order of :data:`FEATURES`.
@@ -57,29 +60,34 @@ def candidate_features(table: pd.DataFrame, prefix: str, ea: dict[str, float]) -
     cols += [
         np.asarray(table[f"{prefix}_width"], dtype=np.float64) * 100.0,  # in units of 0.01
         np.asarray(table[f"{prefix}_core_frac"], dtype=np.float64),
-        np.asarray(table[f"{prefix}_hoe"], dtype=np.float64),
+        np.maximum(_pu_sums(table, prefix)["h"] - ea["h"] * rho, 0.0) / pt,
         np.abs(np.asarray(table[f"{prefix}_eta"], dtype=np.float64)),
     ]
     return np.stack(cols, axis=1)
 
 
+def _pu_sums(table: pd.DataFrame, prefix: str) -> dict[str, np.ndarray]:
+    """The sums of one candidate that pileup raises, in GeV: the isolations and H_T = H/E x pT."""
+    out = {k: np.asarray(table[f"{prefix}_iso_{k}"], dtype=np.float64) for k in ISO_TYPES}
+    out["h"] = np.asarray(table[f"{prefix}_hoe"], dtype=np.float64) * np.asarray(table[f"{prefix}_pt"], dtype=np.float64)
+    return out
+
+
 def effective_areas(table: pd.DataFrame, prefix: str = "pho1") -> dict[str, float]:
-    """Effective areas: the least-squares slope of each isolation sum against rho, on (prompt) candidates.
+    """Effective areas: the least-squares slope of each pileup-raised sum against rho, on (prompt) candidates.
+
+    The sums are the three isolations and ``h``, the transverse hadronic energy behind the cluster (H/E x pT).
 
     Example:
         >>> rng = np.random.default_rng(0)
         >>> rho = rng.uniform(10, 50, 20000)
-        >>> t = pd.DataFrame({"rho": rho, **{f"pho1_iso_{k}": a + 0.1 * rho + rng.exponential(1, 20000)
-        ...                                 for k, a in zip(ISO_TYPES, (1.0, 2.0, 0.5))}})
+        >>> t = pd.DataFrame({"rho": rho, "pho1_pt": 50.0, "pho1_hoe": (0.3 + 0.05 * rho + rng.exponential(0.2, 20000)) / 50,
+        ...                   **{f"pho1_iso_{k}": a + 0.1 * rho + rng.exponential(1, 20000) for k, a in zip(ISO_TYPES, (1.0, 2.0, 0.5))}})
         >>> {k: round(v, 2) for k, v in effective_areas(t).items()}
-        {'ch': 0.1, 'neu': 0.1, 'pho': 0.1}
+        {'ch': 0.1, 'neu': 0.1, 'pho': 0.1, 'h': 0.05}
     """
     rho = np.asarray(table["rho"], dtype=np.float64)
-    out = {}
-    for k in ISO_TYPES:
-        iso = np.asarray(table[f"{prefix}_iso_{k}"], dtype=np.float64)
-        out[k] = float(np.cov(rho, iso)[0, 1] / np.var(rho, ddof=1))
-    return out
+    return {k: float(np.cov(rho, v)[0, 1] / np.var(rho, ddof=1)) for k, v in _pu_sums(table, prefix).items()}
 
 
 def flat_weights(pt: np.ndarray, abs_eta: np.ndarray) -> np.ndarray:
@@ -112,7 +120,7 @@ class PhotonID:
     Args:
         net: the MLP, (N, 7) standardised features -> (N, 1) logit.
         mean, std: feature standardisation, (7,).
-        ea: effective areas of the isolation sums (``ch``, ``neu``, ``pho``).
+        ea: effective areas of the pileup-corrected sums (``ch``, ``neu``, ``pho`` isolation and ``h``, H/E x pT).
         working_point: the tight threshold on the score (the signal region's).
         loose_point: the loose threshold (a control-region candidate fails it).
         info: measured performance and training record.
@@ -123,7 +131,7 @@ class PhotonID:
         self.net = net.eval()
         self.mean = np.asarray(mean, dtype=np.float64)
         self.std = np.asarray(std, dtype=np.float64)
-        self.ea = {k: float(ea[k]) for k in ISO_TYPES}
+        self.ea = {k: float(ea[k]) for k in PU_TYPES}
         self.working_point = float(working_point)
         self.loose_point = float(loose_point)
         self.info = dict(info)
@@ -315,39 +323,88 @@ def measure(model: PhotonID, test: pd.DataFrame) -> dict[str, Any]:
         out[name]["prompt_efficiency_by_n_vtx"] = _binned(s1 > thr, n_vtx, vtx_edges, "n_vtx")
         out[name]["fake_pass_rate_by_n_vtx"] = _binned(s2 > thr, n_vtx, vtx_edges, "n_vtx")
         out[name]["fake_pass_rate_by_pho2_pt"] = _binned(s2 > thr, pt2, pt_edges, "pt")
-    # the pileup slope of the prompt candidates' summed isolation, before and after the rho correction
+    # the pileup slopes of the prompt candidates' summed isolation and of their H_T = H/E x pT, before and after the rho correction
     rho = np.asarray(test["rho"], dtype=np.float64)
-    raw = sum(np.asarray(test[f"pho1_iso_{k}"], dtype=np.float64) for k in ISO_TYPES)
-    corrected = sum(np.maximum(np.asarray(test[f"pho1_iso_{k}"], dtype=np.float64) - model.ea[k] * rho, 0.0) for k in ISO_TYPES)
-    fr, fc = linregress(rho, raw), linregress(rho, raw - sum(model.ea.values()) * rho)
-    out["pileup_slope"] = {"raw": fr.slope, "raw_error": fr.stderr, "corrected": fc.slope, "corrected_error": fc.stderr,
-                           "corrected_at_least_0": linregress(rho, corrected).slope, "unit": "GeV of isolation per GeV of rho"}  # fmt: skip
+    sums = _pu_sums(test, "pho1")
+    for key, types, unit in (("pileup_slope", ISO_TYPES, "GeV of isolation per GeV of rho"),
+                             ("pileup_slope_h", ("h",), "GeV of H_T (H/E x pT) per GeV of rho")):  # fmt: skip
+        raw = sum(sums[k] for k in types)
+        corrected = sum(np.maximum(sums[k] - model.ea[k] * rho, 0.0) for k in types)
+        fr, fc = linregress(rho, raw), linregress(rho, raw - sum(model.ea[k] for k in types) * rho)
+        out[key] = {"raw": fr.slope, "raw_error": fr.stderr, "corrected": fc.slope, "corrected_error": fc.stderr,
+                    "corrected_at_least_0": linregress(rho, corrected).slope, "unit": unit}  # fmt: skip
     return out
 
 
+def read_cache(cache: str | Path, n_events: int, seed: int, settings: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The rows of the first ``n_events`` parton-level events of an existing gjets chunk cache, read as they are.
+
+    For retraining the ID on a sample made by an earlier generator version whose candidates are the same
+    (version 3 changed only the jets' pileup correction): the folder's ``settings.json`` must hold ``seed``
+    and the ``settings``; generator versions 2 and 3 are accepted. Nothing is generated.
+    """
+    import dataclasses
+
+    from hepgan.exceptions import InputFileError
+    from hepgan.io import read_table
+    from hepgan.samples.chunks import chunk_list, chunk_path
+
+    cache = Path(cache)
+    try:
+        record = json.loads((cache / "settings.json").read_text())
+    except (OSError, ValueError) as err:
+        raise InputFileError(f"{cache}: not a gjets chunk cache ({type(err).__name__}: {err})") from None
+    want = dataclasses.asdict(settings)
+    have = record.get("settings", {})
+    diff = sorted(k for k in want if k in have and have[k] != want[k])
+    if record.get("seed") != seed or diff or record.get("generator_version") not in (2, 3):
+        raise InputFileError(f"{cache}: made with seed {record.get('seed')}, generator version {record.get('generator_version')}"
+                             f"{', other ' + ', '.join(diff) if diff else ''}; the ID needs seed {seed}, version 2 or 3, these settings")  # fmt: skip
+    paths = [chunk_path(cache, c, n) for c, n in chunk_list(n_events, settings.chunk_size)]
+    missing = [p.name for p in paths if not p.exists()]
+    if missing:
+        raise InputFileError(f"{cache}: {len(missing)} of {len(paths)} chunks missing (first {missing[0]})")
+    tables = [read_table(p) for p in paths]
+    raw = pd.concat([t for t in tables if len(t.columns) > 1], ignore_index=True)
+    raw = raw.astype({c: np.float64 for c in raw.columns if raw[c].dtype == np.float32})
+    summary = {"cache": str(cache), "generator_version": record.get("generator_version")}
+    if summary["generator_version"] == 2:
+        summary["note"] = ("made with hepgan.samples.gjets generator version 2; version 3 changed only the jets' pileup correction "
+                           "(rho of the jet inputs), so the candidates and the ID inputs of the same seed are the same")  # fmt: skip
+    return raw, summary
+
+
 def train_default(n_events: int = 200_000, seed: int = 1001, workers: int = 2, out: str | Path | None = None,
-                  cache_dir: str | Path | None = None, rehadronise: int = 4) -> PhotonID:  # fmt: skip
+                  cache_dir: str | Path | None = None, rehadronise: int = 4, from_cache: str | Path | None = None) -> PhotonID:  # fmt: skip
     """Retrains the shipped model exactly as it was made: ``python -m hepgan.samples.photon_id``.
 
     An independent sample (seed 1001, the default generator settings with ``rehadronise`` hadronisations
     per parton-level event); the candidates of the first 3/4 of its parton-level events train the ID,
     the last quarter measures it (AUC, efficiencies and fake pass rates with their errors).
+    ``from_cache``: read the sample from this existing chunk folder (:func:`read_cache`) instead of
+    generating it.
     """
     import dataclasses
 
     from hepgan.samples.gjets import GjetsSettings, generate_raw
 
     # the sample was made with the process-level pre-filter at 2.7 and no parton-level filter (the ID is trained
-    # flat in eta, so the ~1 % of events that pre-filter loses near the acceptance edge do not matter here)
-    settings = GjetsSettings(rehadronise=rehadronise, prefilter_eta=2.7, photon_eta_max=0.0)
-    raw, summary = generate_raw(n_events, seed, settings, workers=workers, cache_dir=cache_dir)
+    # flat in eta, so the ~1 % of events that pre-filter loses near the acceptance edge do not matter here), and
+    # with a pileup pool of 3,000 events (the default was raised to 50,000 later; its test candidates show a
+    # fake pass rate flat in n_vtx)
+    settings = GjetsSettings(rehadronise=rehadronise, prefilter_eta=2.7, photon_eta_max=0.0, pool_size=3000).validate()
+    if from_cache is not None:
+        raw, summary = read_cache(from_cache, n_events, seed, settings)
+    else:
+        raw, summary = generate_raw(n_events, seed, settings, workers=workers, cache_dir=cache_dir)
     split = raw["parton_event"].to_numpy() < 0.75 * n_events  # no parton-level event on both sides
     train, test = raw.loc[split], raw.loc[~split]
+    command = f"python -m hepgan.samples.photon_id --events {n_events}" + (f" --from-cache {from_cache}" if from_cache else "")
     info = {
-        "training": f"python -m hepgan.samples.photon_id (train_default(n_events={n_events}, seed={seed}, rehadronise={rehadronise}))",
+        "training": f"{command} (train_default(n_events={n_events}, seed={seed}, rehadronise={rehadronise}))",
         "training_sample": {"n_parton_events": n_events, "seed": seed, "n_candidates_per_class": len(train),
                             "settings": {k: v for k, v in dataclasses.asdict(settings).items()},
-                            "cache": summary["cache"]},  # fmt: skip
+                            **{k: v for k, v in summary.items() if k in ("cache", "generator_version", "note")}},  # fmt: skip
     }
     model = train_photon_id(train, seed=0, info=info)
     model.info["test"] = measure(model, test)
@@ -362,7 +419,8 @@ if __name__ == "__main__":  # pragma: no cover
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--from-cache", default=None, help="read the sample from this existing chunk folder (generate nothing)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
-    m = train_default(a.events, workers=a.workers, cache_dir=a.cache_dir, out=a.out)
+    m = train_default(a.events, workers=a.workers, cache_dir=a.cache_dir, out=a.out, from_cache=a.from_cache)
     print(json.dumps(m.describe(), indent=1))
