@@ -80,6 +80,12 @@ def main() -> None:
         p, err = _rate(k, n)
         figs[col] = (np.array(e, dtype=float), p, err)
         print(f"  {col}: " + "; ".join(f"[{lo:g}, {hi:g}) {pp:.2%} +- {ee:.2%} (n {nn})" for lo, hi, pp, ee, nn in zip(e[:-1], e[1:], p, err, n)))
+        if col == "n_vtx":  # is the rate flat in pileup? chi2 of the bins against their common rate
+            from scipy.stats import chi2 as chi2_dist
+
+            pc = k.sum() / n.sum()
+            c2 = float(np.sum((k - n * pc) ** 2 / (n * pc * (1 - pc))))
+            print(f"    flat in n_vtx? chi2 {c2:.1f} for {len(k) - 1} degrees of freedom, p = {chi2_dist.sf(c2, len(k) - 1):.3g}")
     # candidates that pileup makes: pho2 away from back-to-back or forward, against n_vtx (flat if the hard event makes pho2)
     x = raw["n_vtx"].to_numpy(np.float64)
     dphi = np.abs((raw["pho2_phi"].to_numpy(np.float64) - raw["pho1_phi"].to_numpy(np.float64) + np.pi) % (2 * np.pi) - np.pi)
@@ -115,8 +121,10 @@ def main() -> None:
         fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
         units = {"pho2_pt": "pho2 $p_T$ [GeV]", "pho1_pt": "pho1 $p_T$ [GeV]", "n_jets": "$n_{jets}$", "n_vtx": "$n_{vtx}$"}
         for ax, (col, (e, p, err)) in zip(axes.flat[:4], figs.items()):
-            x = 0.5 * (e[:-1] + np.minimum(e[1:], 2 * e[-2] - e[-3]))
+            x = e[:-1] if col == "n_jets" else 0.5 * (e[:-1] + np.minimum(e[1:], 2 * e[-2] - e[-3]))
             ax.errorbar(x, 100 * p, yerr=100 * err, fmt="o", color="C0")
+            if col == "n_jets":
+                ax.set_xticks(x, [f"{v:g}" for v in x[:-1]] + [f">= {x[-1]:g}"])
             ax.set_title("tight ID: fake pass rate (binomial errors)", fontsize=10)
             ax.set_xlabel(units[col] + (" (last bin: overflow)" if col != "n_jets" else ""))
             ax.set_ylabel("pho2 passing tight ID [%]")
@@ -133,8 +141,12 @@ def main() -> None:
                 ax.set_yscale("log")
                 ax.xaxis.set_major_formatter(ScalarFormatter())
                 ax.xaxis.set_minor_formatter(NullFormatter())
+                ax.set_xticks([20, 50, 100, 200, 400])
+            if col == "rho":
+                ax.set_ylim(top=1.35 * ax.get_ylim()[1])
             ax.legend(loc="lower left" if col == "pho2_pt" else "upper right", fontsize=8)
         fig.suptitle(f"gjets: {summary['n_generated']} parton-level events x {s.rehadronise} hadronisations, pileup <mu> {s.pileup_mean:g}")
+        fig.tight_layout(rect=(0, 0, 1, 0.96))
         save_figure(fig, args.plot)
         print(f"figures: {args.plot}")
 

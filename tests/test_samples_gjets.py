@@ -458,6 +458,7 @@ def test_process_level_prefilter_is_not_exact():
         (["--events", "10", "--prefilter-eta", "2.0"], "prefilter_eta"),
         (["--events", "10", "--photon-eta-max", "2.5"], "photon_eta_max"),
         (["--events", "10", "--pileup-sd", "-1"], "pileup_sd"),
+        (["--events", "10", "--pool-size", "0"], "pool_size"),
         (["--events", "10", "--loose-threshold", "0.999"], "loose_threshold"),
     ],
 )
