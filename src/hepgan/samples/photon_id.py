@@ -10,8 +10,8 @@ and photon isolation sums, each corrected for pileup with the event's median pT 
 (iso - EA x rho, at least 0, as CMS and ATLAS do; the effective areas EA are the slopes of the
 prompt candidates' mean isolation against rho), the cluster width, the core energy fraction, H/E
 corrected the same way (the transverse hadronic energy behind the cluster, H/E x pT, less EA_H x rho,
-at least 0, over pT; CMS corrects H/E so since Run 3) and |eta|. Neither the candidate pT nor the number of vertices is an input. The two classes are
-reweighted to the same flat distribution in (pT, |eta|) bins, so the ID separates objects and does
+at least 0, over pT; CMS corrects H/E so since Run 3) and |eta|. Neither the candidate pT nor the
+number of vertices is an input. The two classes are reweighted to the same flat distribution in (pT, |eta|) bins, so the ID separates objects and does
 not learn the spectra of its training sample. The score is 2 sigmoid(logit) - 1, in [-1, 1]; prompt
 photons peak near +1. Two working points: tight (about 90 % prompt efficiency, the signal region's)
 and loose (about 99 %; a control-region candidate fails it).
