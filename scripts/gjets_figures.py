@@ -87,15 +87,14 @@ def main() -> None:
             c2 = float(np.sum((k - n * pc) ** 2 / (n * pc * (1 - pc))))
             print(f"    flat in n_vtx? chi2 {c2:.1f} for {len(k) - 1} degrees of freedom, p = {chi2_dist.sf(c2, len(k) - 1):.3g}")
     # candidates that pileup makes: pho2 away from back-to-back or forward, against n_vtx (flat if the hard event makes pho2)
-    x = raw["n_vtx"].to_numpy(np.float64)
+    e, x = figs["n_vtx"][0], raw["n_vtx"].to_numpy(np.float64)
     dphi = np.abs((raw["pho2_phi"].to_numpy(np.float64) - raw["pho1_phi"].to_numpy(np.float64) + np.pi) % (2 * np.pi) - np.pi)
-    fwd = np.abs(raw["pho2_eta"].to_numpy(np.float64)) > 2.0
+    n, _ = np.histogram(x[p1], e)
     print("pho2 of the events with pho1 passing tight, against n_vtx (pileup-made candidates would grow with it):")
-    e = [1, 20, 28, 35, 42, 50, 200]
-    for lo, hi in zip(e[:-1], e[1:]):
-        b = p1 & (x >= lo) & (x < hi)
-        (pa, ea), (pf, ef) = _rate(np.array([np.sum(b & (dphi < 1.5))]), np.array([b.sum()])), _rate(np.array([np.sum(b & fwd)]), np.array([b.sum()]))
-        print(f"  n_vtx [{lo}, {hi}): Delta phi(pho1, pho2) < 1.5 in {pa[0]:.2%} +- {ea[0]:.2%}, |eta_pho2| > 2 in {pf[0]:.2%} +- {ef[0]:.2%} (n {b.sum()})")
+    for name, m in (("Delta phi(pho1, pho2) < 1.5", dphi < 1.5), ("|eta_pho2| > 2", np.abs(raw["pho2_eta"].to_numpy(np.float64)) > 2.0)):
+        k, _ = np.histogram(x[p1 & m], e)
+        p, err = _rate(k, n)
+        print(f"  {name}: " + "; ".join(f"[{lo:g}, {hi:g}) {pp:.2%} +- {ee:.2%}" for lo, hi, pp, ee in zip(e[:-1], e[1:], p, err)))
     print("SR vs CR (means; difference in units of its standard error):")
     for col in ("pho1_pt", "pho2_pt", "n_jets", "n_vtx", "rho", "lead_jet_pt", "pho2_eta"):
         a, b = raw.loc[sr, col].to_numpy(np.float64), raw.loc[cr, col].to_numpy(np.float64)

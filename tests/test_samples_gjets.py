@@ -214,6 +214,7 @@ def test_effective_areas_remove_the_pileup_slope(small):
 def test_read_cache_refuses_another_sample(tmp_path):
     """Retraining from an existing chunk folder: a folder of another seed or settings, or with missing chunks,
     is refused with one line that names it; nothing is generated."""
+    import dataclasses
     import json
 
     from hepgan.exceptions import InputFileError
@@ -223,8 +224,6 @@ def test_read_cache_refuses_another_sample(tmp_path):
     s = GjetsSettings(rehadronise=4, prefilter_eta=2.7, photon_eta_max=0.0, pool_size=3000).validate()
     with pytest.raises(InputFileError, match="not a gjets chunk cache"):
         read_cache(tmp_path, 1000, 1001, s)
-    import dataclasses
-
     (tmp_path / "settings.json").write_text(json.dumps({"settings": dataclasses.asdict(s), "seed": 7, "generator_version": 3}))
     with pytest.raises(InputFileError, match="seed 7"):
         read_cache(tmp_path, 1000, 1001, s)

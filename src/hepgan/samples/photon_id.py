@@ -366,7 +366,6 @@ def read_cache(cache: str | Path, n_events: int, seed: int, settings: Any) -> tu
         raise InputFileError(f"{cache}: {len(missing)} of {len(paths)} chunks missing (first {missing[0]})")
     tables = [read_table(p) for p in paths]
     raw = pd.concat([t for t in tables if len(t.columns) > 1], ignore_index=True)
-    raw = raw.astype({c: np.float64 for c in raw.columns if raw[c].dtype == np.float32})
     summary = {"cache": str(cache), "generator_version": record.get("generator_version")}
     if summary["generator_version"] == 2:
         summary["note"] = ("made with hepgan.samples.gjets generator version 2; version 3 changed only the jets' pileup correction "
