@@ -13,7 +13,7 @@ import yaml
 
 from hepgan.cli import main
 from hepgan.exceptions import ConfigError, SchemaError
-from hepgan.methods.subtraction.evaluate import band_coverage, binned_subtraction, fit_breit_wigner, output_coefficients
+from hepgan.methods.subtraction.evaluate import band_coverage, binned_subtraction, compare_histograms, fit_breit_wigner, output_coefficients
 from hepgan.methods.subtraction.model import (
     SubtractionGAN,
     class_loss,
@@ -252,6 +252,41 @@ def test_dilepton_representation_is_exact_and_trains_with_the_mass_mmd(tmp_path)
         SubtractionGAN(columns=cols, particles=["ep", "em"], representation="dilepton").fit({"B": moved, "S": s}, {"B": 5.0, "S": 2.0})
 
 
+def test_band_of_bootstrap_members_covers_member_0_at_68_percent():
+    """Member 0 and K - 1 replicas scatter around the truth with one sd per bin: the replicas' spread around member 0
+    covers the truth in P(|t_{K-1}| <= 1) of the bins (0.674 for K = 30); around the members' mean, whose scatter is
+    sd / sqrt(K), in nearly every bin."""
+    rng = np.random.default_rng()
+    b, k = 2000, 30
+    truth = np.linspace(1.0, 2.0, b)
+    sd = 0.05 * truth
+    members = truth + sd * rng.normal(size=(k, b))
+    r = compare_histograms(truth, np.zeros(b), truth, sd, members, np.zeros(b), centre="first", band_from=1)
+    expected = 0.6738  # P(|t_29| <= 1)
+    # 2000 independent bins: binomial sd 0.0105 (5 sd allowed); the mean is within one sd of 29 replicas in >= 99.9 %
+    assert abs(r["coverage"] - expected) < 5 * np.sqrt(expected * (1 - expected) / b)
+    assert r["coverage_first"] == r["coverage"] and r["coverage_mean"] > 0.99 and r["band_members"] == k - 1
+    assert r["coverage_err"] == pytest.approx(np.sqrt(r["coverage"] * (1 - r["coverage"]) / b))
+    m = compare_histograms(truth, np.zeros(b), truth, sd, members, np.zeros(b), centre="mean", band_from=1)
+    assert m["coverage"] == r["coverage_mean"] and m["gan"] == pytest.approx(members.mean(0).tolist())
+
+
+def test_ensemble_member_0_trains_on_the_inputs_and_the_others_on_replicas(monkeypatch):
+    data, sigma = _toy_inputs(300)
+    _, d_in, _ = _tiny(0)._prepare(data, sigma)
+    seen, original = [], SubtractionGAN._prepare
+
+    def spy(self, *args, **kw):
+        out = original(self, *args, **kw)
+        seen.append(out[1]["B"].tensors["x"])
+        return out
+
+    monkeypatch.setattr(SubtractionGAN, "_prepare", spy)
+    fit_ensemble([_tiny(i, epochs=1) for i in range(3)], data, sigma, progress=False)
+    assert torch.equal(seen[0], d_in["B"].tensors["x"])  # member 0: the sample itself
+    assert not torch.equal(seen[1], d_in["B"].tensors["x"]) and not torch.equal(seen[1], seen[2])
+
+
 def test_ensemble_members_differ_and_bootstrap_their_inputs():
     data, sigma = _toy_inputs(300)
     models = fit_ensemble([_tiny(0, epochs=1), _tiny(1, epochs=1)], data, sigma, progress=False)
@@ -363,9 +398,9 @@ def test_cli_train_through_the_registry_then_subtract(tmp_path, capsys):
     assert len(df) == 500 and read_metadata(out)["sigma_output"] > 0
     # an ensemble of two members: a band and its coverage
     ens = tmp_path / "ens"
-    assert main(["-q", "train", _config(tmp_path, ensemble__members=2), "--run-dir", str(ens)]) == 0
+    assert main(["-q", "train", _config(tmp_path, ensemble__members=3), "--run-dir", str(ens)]) == 0
     assert "ensemble band" in capsys.readouterr().out
-    assert (ens / "ensemble" / "member_1.safetensors").is_file()
+    assert (ens / "ensemble" / "member_2.safetensors").is_file()
 
 
 def test_cli_subtract_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
@@ -399,6 +434,8 @@ def test_cli_train_subtraction_bad_config_is_one_line_and_writes_nothing(tmp_pat
         (_config(tmp_path, data__train="files", data__samples={"B": str(tmp_path / "nope.parquet"), "S": str(tmp_path / "s.parquet")}), "nope.parquet"),
         (_config(tmp_path, model__ranges={"x": [1.0, 50.0]}), "outside its range"),
         (_config(tmp_path, ensemble__members=0), "ensemble.members"),
+        (_config(tmp_path, ensemble__members=2), "ensemble.members: expected 1, or >= 3 with bootstrap"),
+        (_config(tmp_path, ensemble__centre="median"), "ensemble.centre"),
         (_config(tmp_path, loss__alfa=3.0), "loss.alfa: unknown key"),
     ]
     for cfg, needle in cases:

@@ -94,6 +94,8 @@ def axis_label(column: str) -> tuple[str, bool]:
         ('$p_T^{\\gamma_2}$ [GeV]', True)
         >>> axis_label("b_eta")
         ('b $\\eta$', False)
+        >>> axis_label("part_m_jj")
+        ('part $m$ (jj) [GeV]', False)
     """
     if column in OBSERVABLES:
         label, unit, log = OBSERVABLES[column]
@@ -106,6 +108,9 @@ def axis_label(column: str) -> tuple[str, bool]:
             label = f"{head} {sym}"
         elif column.startswith("m_"):
             label, unit, log = f"$m$ ({column[2:]})", "GeV", False
+        elif column.partition("_")[2].startswith("m_"):  # a level's resonance mass: part_m_jj, det_m_ll
+            level, _, rest = column.partition("_")
+            label, unit, log = f"{level} $m$ ({rest[2:]})", "GeV", False
         else:
             label, unit, log = column, "", False
     return (f"{label} [{unit}]" if unit else label), log

@@ -113,10 +113,14 @@ class SubtractionTraining(TrainingConfig):
 @dataclasses.dataclass
 class EnsembleConfig:
     members: int = 1  # K > 1: K generators trained at once (seeds training.seed + k); the band is their spread
-    bootstrap: bool = True  # each member trains on bootstrap replicas of the input samples
+    bootstrap: bool = True  # member 0 trains on the inputs, members 1..K-1 on bootstrap replicas of them (the band)
+    centre: str = "first"  # the central histogram: first (member 0, the GAN of the inputs) | mean (of all members)
 
     def validate(self, where: str) -> None:
         check(1 <= self.members <= 256, f"{where}.members", "an integer in [1, 256]", self.members)
+        choice(self.centre, ["first", "mean"], f"{where}.centre")
+        check(not (self.bootstrap and self.members == 2), f"{where}.members",
+              "1, or >= 3 with bootstrap (member 0 on the inputs and >= 2 replicas for the band)", self.members)  # fmt: skip
 
 
 @dataclasses.dataclass

@@ -10,8 +10,12 @@ cross sections per unit of x):
   training inputs, with :math:`a_i` the signs of the output in the label table (B - S: +1, -1) and
   errors :math:`\sqrt{\sum_i (a_i \sigma_i / N_i)^2 \sum w^2}`;
 * **GAN**: ``evaluation.events`` output events of each member, normalised to the member's own
-  output cross section :math:`\sigma_0 N_{out} / N_{C_0}`; the central value is member 0 (one
-  GAN) or the mean of the members, the band their standard deviation.
+  output cross section :math:`\sigma_0 N_{out} / N_{C_0}`. The central value is member 0 (one
+  GAN, trained on the inputs themselves; ``ensemble.centre: first``) or the mean of the members
+  (``mean``); the band is the standard deviation of the bootstrap members 1..K-1 (of all members
+  without bootstrap): the bootstrap standard error of one GAN's output. It is the uncertainty of
+  member 0, not of the mean, which averages the members' training noise away and is therefore
+  covered more often than the nominal 68 % (both coverages are recorded).
 
 Measures per observable: chi2/ndf of the GAN against the truth with the inputs' statistical
 errors (those of the binned subtraction: is the GAN as close to the truth as its inputs allow?),
@@ -144,8 +148,9 @@ def fit_breit_wigner(edges: np.ndarray, density: np.ndarray, err: np.ndarray, st
 
 
 def compare_histograms(
-    truth: np.ndarray, truth_err: np.ndarray, binned: np.ndarray, binned_err: np.ndarray, members: np.ndarray, gen_err: np.ndarray
-) -> dict[str, Any]:
+    truth: np.ndarray, truth_err: np.ndarray, binned: np.ndarray, binned_err: np.ndarray, members: np.ndarray, gen_err: np.ndarray,
+    centre: str = "first", band_from: int = 0,
+) -> dict[str, Any]:  # fmt: skip
     """The measures of one observable (see the module docstring).
 
     Args:
@@ -153,15 +158,21 @@ def compare_histograms(
         binned, binned_err: (B,) binned subtraction of the training inputs and its errors.
         members: (K, B) GAN histograms of K members.
         gen_err: (B,) statistical error of member 0's histogram from its finite generated sample.
+        centre: ``"first"`` (member 0) or ``"mean"`` (of the members): the central histogram.
+        band_from: the band is the standard deviation of members ``band_from`` .. K-1 (1: the bootstrap
+            replicas when member 0 trained on the inputs themselves).
 
     Returns:
-        chi2/ndf values, RMS relative deviations, negative bins, coverage (K > 1), the central
-        GAN histogram and band.
+        chi2/ndf values, RMS relative deviations, negative bins, coverage (K > 1) of the central
+        histogram and of the other choice (``coverage_first``, ``coverage_mean``) with the binomial
+        error of a share of independent bins (``coverage_err``), the central GAN histogram and band.
     """
     k = len(members)
-    centre = members[0] if k == 1 else members.mean(0)
-    band = members.std(0, ddof=1) if k > 1 else np.zeros_like(centre)
-    gen = gen_err if k == 1 else gen_err / np.sqrt(k)
+    first, mean = members[0], members.mean(0)
+    centre_h = first if k == 1 or centre == "first" else mean
+    banded = members[band_from:]
+    band = banded.std(0, ddof=1) if len(banded) > 1 else np.zeros_like(centre_h)
+    gen = gen_err if k == 1 or centre == "first" else gen_err / np.sqrt(k)
     nz = np.abs(truth) > 0
     rel = lambda v: float(np.sqrt(np.mean(((v[nz] - truth[nz]) / truth[nz]) ** 2)))  # noqa: E731
 
@@ -170,22 +181,27 @@ def compare_histograms(
 
     out: dict[str, Any] = {
         "bins": len(truth),
-        "chi2_ndf_gan_input_errors": chi2(centre - truth, binned_err**2 + truth_err**2 + gen**2),
+        "chi2_ndf_gan_input_errors": chi2(centre_h - truth, binned_err**2 + truth_err**2 + gen**2),
         "chi2_ndf_binned": chi2(binned - truth, binned_err**2 + truth_err**2),
-        "rms_rel_gan": rel(centre),
+        "rms_rel_gan": rel(centre_h),
         "rms_rel_binned": rel(binned),
-        "negative_bins_gan": int(np.sum(centre < 0)),
+        "negative_bins_gan": int(np.sum(centre_h < 0)),
         "negative_bins_binned": int(np.sum(binned < 0)),
-        "min_gan": float(centre.min()),
+        "min_gan": float(centre_h.min()),
         "min_binned": float(binned.min()),
         "coverage_binned": band_coverage(binned, binned_err, truth, truth_err),
         "members": k,
-        "gan": centre.tolist(),
+        "centre": centre if k > 1 else "first",
+        "gan": centre_h.tolist(),
         "band": band.tolist(),
     }
-    if k > 1:
-        out["chi2_ndf_gan_band"] = chi2(centre - truth, band**2 + truth_err**2 + gen**2)
-        out["coverage"] = band_coverage(centre, band, truth, truth_err)
+    if len(banded) > 1:
+        out["chi2_ndf_gan_band"] = chi2(centre_h - truth, band**2 + truth_err**2 + gen**2)
+        out["coverage"] = band_coverage(centre_h, band, truth, truth_err)
+        out["coverage_first"] = band_coverage(first, band, truth, truth_err)
+        out["coverage_mean"] = band_coverage(mean, band, truth, truth_err)
+        out["coverage_err"] = float(np.sqrt(out["coverage"] * (1 - out["coverage"]) / len(truth)))
+        out["band_members"] = len(banded)
         out["rms_rel_member"] = float(np.mean([rel(m) for m in members]))
         out["band_over_binned_err"] = float(np.median(band[binned_err > 0] / binned_err[binned_err > 0])) if (binned_err > 0).any() else float("nan")
     return out
@@ -237,9 +253,14 @@ def _histogram_figure(path: Path, name: str, edges, truth, truth_err, binned, bi
         if np.any(truth_err > 0):
             ax.stairs(truth + truth_err, edges, baseline=truth - truth_err, fill=True, color="black", alpha=0.15)
         ax.errorbar(centres, binned, yerr=binned_err, fmt="o", markersize=3, color=plots.COLORS[2], label="binned subtraction of the inputs")
-        glabel = "GAN" if res["members"] == 1 else f"GAN, mean and spread of {res['members']} members"
+        if res["members"] == 1:
+            glabel = "GAN"
+        else:
+            what = "member 0 (trained on the inputs)" if res.get("centre") == "first" else f"mean of {res['members']} members"
+            n_band = res.get("band_members", res["members"])
+            glabel = f"GAN: {what}, band: spread of {n_band} " + ("bootstrap members" if n_band < res["members"] else "members")
         ax.stairs(gan, edges, color=plots.COLORS[1], linewidth=1.8, label=glabel)
-        if res["members"] > 1:
+        if res["members"] > 1 and "coverage" in res:
             ax.stairs(gan + band, edges, baseline=gan - band, fill=True, color=plots.COLORS[1], alpha=0.3)
         positive = truth[truth > 0]
         if np.all(truth > 0) and (falling or truth.max() > 30 * positive.min()):  # a falling spectrum or a peak over tails
@@ -357,6 +378,7 @@ def write_evaluation(
             truth, truth_err, label = binned, np.zeros_like(binned), "binned subtraction (no truth given)"
         return truth, truth_err, binned, binned_err, hists, gen_err, label
 
+    band_args = {"centre": cfg.ensemble.centre, "band_from": 1 if cfg.ensemble.bootstrap and len(members) > 2 else 0}
     for obs in observables:
         ref = _observable(truth_tables[names[0]] if truth_tables else train_tables[names[0]], obs)
         edges = _edges(cfg, obs, ref, toy_range)
@@ -367,10 +389,10 @@ def write_evaluation(
         for b in sorted({max(2, cfg.evaluation.bins // 4), cfg.evaluation.bins, 4 * cfg.evaluation.bins}):
             log_b = obs in cfg.evaluation.log_bins and edges[0] > 0
             e_b = np.geomspace(edges[0], edges[-1], b + 1) if log_b else np.linspace(edges[0], edges[-1], b + 1)
-            r_b = compare_histograms(*histograms(obs, e_b)[:6])
+            r_b = compare_histograms(*histograms(obs, e_b)[:6], **band_args)
             keys = ("bins", "rms_rel_gan", "rms_rel_binned", "chi2_ndf_gan_input_errors", "chi2_ndf_binned", "negative_bins_binned", "rms_rel_member")
             scan.append({k: r_b[k] for k in keys if k in r_b})
-        res = compare_histograms(truth, truth_err, binned, binned_err, hists, gen_err)
+        res = compare_histograms(truth, truth_err, binned, binned_err, hists, gen_err, **band_args)
         res.update({"edges": edges.tolist(), "truth": truth.tolist(), "truth_err": truth_err.tolist(), "binned": binned.tolist(),
                     "binned_err": binned_err.tolist(), "truth_label": label_truth, "binning_scan": scan})  # fmt: skip
         peak = None
@@ -521,8 +543,10 @@ def _write_summary_txt(run_dir: Path, s: dict[str, Any]) -> None:
                          + " / ".join(_fmt_pct(b["rms_rel_gan"]) for b in scan) + ", binned subtraction "
                          + " / ".join(_fmt_pct(b["rms_rel_binned"]) for b in scan))  # fmt: skip
         if "coverage" in r:
-            lines.append(f"  ensemble band: chi2/ndf {r['chi2_ndf_gan_band']:.2f}, coverage {_fmt_pct(r['coverage'])} of {r['bins']} bins "
-                         f"(binned errors cover {_fmt_pct(r['coverage_binned'])}); band / binned error (median) {r['band_over_binned_err']:.2f}")  # fmt: skip
+            lines.append(f"  ensemble band ({r['band_members']} members, around {'member 0' if r['centre'] == 'first' else 'the mean'}): chi2/ndf "
+                         f"{r['chi2_ndf_gan_band']:.2f}, coverage {_fmt_pct(r['coverage'])} +- {_fmt_pct(r['coverage_err'])} of {r['bins']} bins "
+                         f"(around member 0 {_fmt_pct(r['coverage_first'])}, around the mean {_fmt_pct(r['coverage_mean'])}; binned errors cover "
+                         f"{_fmt_pct(r['coverage_binned'])}); band / binned error (median) {r['band_over_binned_err']:.2f}")  # fmt: skip
     for obs, p in s["peaks"].items():
         spread = f" (spread {p['position_spread']:.2f} / {p['half_width_spread']:.2f})" if p["position_spread"] is not None else ""
         b = p["binned"]

@@ -66,8 +66,10 @@ class ratios with :math:`\sigma_i / \sigma_0`. ``metric_val`` = mean W1/IQR + me
 input samples are used: no knowledge of the answer.
 
 **Ensembles**: :func:`fit_ensemble` trains K members at once (:func:`hepgan.training.scan.train_scan`),
-each with its own seed and, by default, a bootstrap replica of every input sample, so that the
-spread of the members measures the statistical uncertainty of the inputs and of the training.
+each with its own seed; by default member 0 trains on the input samples themselves and every
+other member on a bootstrap replica of each of them, so that the spread of the replica members is
+the bootstrap standard error of member 0's output: the statistical uncertainty of the inputs and
+the noise of one training together.
 """
 
 from __future__ import annotations
@@ -910,15 +912,16 @@ def fit_ensemble(
 ) -> list[SubtractionGAN]:
     """Trains K subtraction GANs at once (:func:`hepgan.training.scan.train_scan`): an ensemble.
 
-    Members should differ in ``seed`` (initial weights, batches, noise); with ``bootstrap`` every
-    member also trains on its own bootstrap replica of each input sample (seeded from its seed),
-    so that the spread of the members estimates the statistical uncertainty of the output.
+    Members should differ in ``seed`` (initial weights, batches, noise); with ``bootstrap`` member 0
+    trains on the samples themselves and every other member on its own bootstrap replica of each
+    input sample (seeded from its seed), so that the spread of members 1..K-1 estimates the
+    statistical uncertainty of member 0's output (inputs and training noise).
     Members with equal hyperparameters are vectorised together.
 
     Args:
         models: unfitted models.
         samples, sigma, weights, validation: as for :meth:`SubtractionGAN.fit`.
-        bootstrap: bootstrap replicas of the inputs (False: every member sees the same events).
+        bootstrap: bootstrap replicas of the inputs for members 1..K-1 (False: every member sees the same events).
         progress: progress bars.
 
     Returns:
@@ -926,7 +929,8 @@ def fit_ensemble(
     """
     from hepgan.training.scan import train_scan
 
-    prepared = [m._prepare(samples, sigma, weights, validation, bootstrap=seed_from(m.seed, 9) if bootstrap else None) for m in models]
+    prepared = [m._prepare(samples, sigma, weights, validation, bootstrap=seed_from(m.seed, 9) if bootstrap and i > 0 else None)
+                for i, m in enumerate(models)]  # fmt: skip
     histories = train_scan([p[0] for p in prepared], [p[1] for p in prepared], [p[2] for p in prepared], progress=progress)
     for m, p, h in zip(models, prepared, histories):
         m._finish(h, p[0])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from hepgan.config import check, choice
-from hepgan.methods.unfolding.model import UNFOLD_MODES, ZW_MASSES, ZW_MMD_WIDTHS
+from hepgan.methods.unfolding.model import RESIDUAL_SPACES, UNFOLD_MODES, ZW_MASSES, ZW_MMD_WIDTHS
 from hepgan.runs import DataConfig, TrainingConfig, run_config_class
 from hepgan.samples.zw import DET_OBJECTS, PART_OBJECTS
 
@@ -38,6 +38,8 @@ class UnfoldingModel:
     resonances: dict[str, list[int]] = dataclasses.field(default_factory=lambda: {k: list(v) for k, v in ZW_MASSES.items()})
     latent_dim: int = 8
     residual: bool = True  # the generator corrects the detector momenta
+    residual_space: str = "momentum"  # momentum: added to the three-momenta | response: pT scaled, eta and phi shifted per object
+    d_response: bool = False  # the FCGAN's discriminator also sees the detector response (log pT ratio, delta eta, delta phi) of the pair
     g_hidden: list[int] = dataclasses.field(default_factory=lambda: [256, 256, 256])
     d_hidden: list[int] = dataclasses.field(default_factory=lambda: [256, 256, 256])
 
@@ -51,6 +53,8 @@ class UnfoldingModel:
             ok = isinstance(idx, list) and len(idx) >= 2 and all(isinstance(i, int) and 0 <= i < len(self.parton) for i in idx)
             check(ok, f"{where}.resonances.{r}", f">= 2 object indices in [0, {len(self.parton)})", idx)
         check(self.latent_dim >= 1, f"{where}.latent_dim", "an integer >= 1", self.latent_dim)
+        choice(self.residual_space, list(RESIDUAL_SPACES), f"{where}.residual_space")
+        check(self.residual or self.residual_space == "momentum", f"{where}.residual_space", "'momentum' when residual is false", self.residual_space)
         for name in ("g_hidden", "d_hidden"):
             v = getattr(self, name)
             check(len(v) > 0 and all(h >= 1 for h in v), f"{where}.{name}", "a non-empty list of positive widths", v)
@@ -60,6 +64,8 @@ class UnfoldingModel:
 class UnfoldingLoss:
     roth_lambda: float = 1.0e-3  # lambda_D of the paper's table
     mmd_lambda: float = 1.0  # lambda_G of the paper's table: the MMD term on mmd_masses
+    energy_lambda: float = 0.0  # FCGAN: weight of the energy score of the response (a proper scoring rule: calibrates the posterior)
+    energy_per: str = "event"  # event: one score of the whole response | component: the sum of the scores of its components
     mmd_masses: list[str] = dataclasses.field(default_factory=lambda: ["m_jj", "m_ll"])
     mmd_kernel: str = "breit_wigner"
     mmd_widths: dict[str, list[float]] = dataclasses.field(default_factory=lambda: {k: list(v) for k, v in ZW_MMD_WIDTHS.items()})
@@ -67,6 +73,8 @@ class UnfoldingLoss:
     def validate(self, where: str) -> None:
         check(self.roth_lambda >= 0, f"{where}.roth_lambda", "a number >= 0", self.roth_lambda)
         check(self.mmd_lambda >= 0, f"{where}.mmd_lambda", "a number >= 0", self.mmd_lambda)
+        check(self.energy_lambda >= 0, f"{where}.energy_lambda", "a number >= 0", self.energy_lambda)
+        choice(self.energy_per, ["event", "component"], f"{where}.energy_per")
         choice(self.mmd_kernel, ["breit_wigner", "gaussian"], f"{where}.mmd_kernel")
         if self.mmd_lambda > 0:
             for r in self.mmd_masses:

@@ -53,11 +53,17 @@ from hepgan.training.device import resolve_device
 from hepgan.training.record import Selection
 from hepgan.training.task import AdversarialTask, Sample
 
-__all__ = ["UnfoldingGAN", "UnfoldingTask", "UNFOLD_MODES", "ZW_MASSES", "ZW_MMD_WIDTHS", "MODEL_FORMAT_VERSION", "SELECTION"]
+__all__ = ["UnfoldingGAN", "UnfoldingTask", "UNFOLD_MODES", "RESIDUAL_SPACES", "response", "ZW_MASSES", "ZW_MMD_WIDTHS", "MODEL_FORMAT_VERSION", "SELECTION"]
 
 log = logging.getLogger("hepgan")
 MODEL_FORMAT_VERSION = 1
 UNFOLD_MODES = ("fcgan", "naive")
+#: Where the generator's ``residual`` correction acts: the three-momenta or the per-object response.
+RESIDUAL_SPACES = ("momentum", "response")
+#: How the energy score of the response is taken: one score per event, or summed over its components.
+ENERGY_PER = ("event", "component")
+#: pT floor (GeV) of the response's logarithm.
+PT_FLOOR_GEV = 1e-3
 SELECTION = Selection("w1_val", "min", "mean W1/IQR")
 #: Invariant masses of the parton event -> indices of its objects (q1, q2, l-, l+).
 ZW_MASSES: dict[str, tuple[int, ...]] = {"m_jj": (0, 1), "m_ll": (2, 3), "m_zw": (0, 1, 2, 3)}
@@ -65,18 +71,61 @@ ZW_MASSES: dict[str, tuple[int, ...]] = {"m_jj": (0, 1), "m_ll": (2, 3), "m_zw":
 ZW_MMD_WIDTHS: dict[str, tuple[float, ...]] = {"m_jj": (2.0, 10.0), "m_ll": (2.5, 10.0)}
 
 
-class _Discriminator(nn.Module):
-    """MLP on the standardised parton four-momenta (and the detector event, when conditional); logits (N,)."""
+def response(parton: Tensor, detector: Tensor) -> Tensor:
+    r"""The per-object detector response of matched events: :math:`\log(p_T^{part}/p_T^{det})`, :math:`\Delta\eta`, :math:`\Delta\phi`.
 
-    def __init__(self, n_x: int, n_c: int, hidden: Sequence[int]):
+    Args:
+        parton: (N, P, 4) parton four-momenta in GeV.
+        detector: (N, P, 4) detector four-momenta in GeV, object k matched to parton k.
+
+    Returns:
+        (N, 3P) the response, object by object; :math:`\Delta\phi` in (-pi, pi].
+
+    Example:
+        >>> p = torch.tensor([[[20.0, 0.0, 0.0, 20.0]]])
+        >>> d = torch.tensor([[[10.0, 0.0, 0.0, 10.0]]])
+        >>> [round(v, 4) for v in response(p, d)[0].tolist()]
+        [0.6931, 0.0, 0.0]
+    """
+    pt_p, eta_p, phi_p = pt_eta_phi(parton)
+    pt_d, eta_d, phi_d = pt_eta_phi(detector)
+    floor = PT_FLOOR_GEV
+    dphi = torch.atan2(torch.sin(phi_p - phi_d), torch.cos(phi_p - phi_d))
+    r = torch.stack([torch.log(pt_p.clamp_min(floor) / pt_d.clamp_min(floor)), eta_p - eta_d, dphi], dim=-1)
+    return r.flatten(1)
+
+
+class _Discriminator(nn.Module):
+    """MLP on the standardised parton four-momenta (and the detector event, when conditional); logits (N,).
+
+    With ``response`` (centre, scale), the FCGAN's discriminator also sees the detector response of the
+    pair, :func:`response` standardised and compressed by asinh: a function of its inputs, so the loss and
+    its optimum are those of the paper; it lets the network resolve per-event widths of a few per cent
+    that standardised momenta spread over their whole range hide.
+    """
+
+    def __init__(self, n_x: int, n_c: int, hidden: Sequence[int], scales: Mapping[str, Tensor] | None = None):
         super().__init__()
         from hepgan.nn import MLP
 
         self.n_c = n_c
-        self.net = MLP(n_x + n_c, 1, hidden)
+        self.use_response = scales is not None
+        n_r = 0
+        if scales is not None:
+            for k, v in scales.items():
+                self.register_buffer(k, torch.as_tensor(v, dtype=torch.float32).clone())
+            n_r = len(scales["r_centre"])
+        self.net = MLP(n_x + n_c + n_r, 1, hidden)
 
     def forward(self, c: Tensor | None, x: Tensor) -> Tensor:
-        return self.net(x if self.n_c == 0 else torch.cat([x, c], dim=1)).squeeze(-1)
+        if self.n_c == 0:
+            return self.net(x).squeeze(-1)
+        parts = [x, c]
+        if self.use_response:
+            p = (x * self.p4_std + self.p4_mean).view(len(x), -1, 4)
+            d = (c * self.c_std + self.c_mean).view(len(c), -1, 4)
+            parts.append(torch.asinh((response(p, d) - self.r_centre) / self.r_scale))
+        return self.net(torch.cat(parts, dim=1)).squeeze(-1)
 
 
 class _Generator(nn.Module):
@@ -92,6 +141,36 @@ class _Generator(nn.Module):
     def forward(self, c: Tensor, z: Tensor | None, base: Tensor) -> Tensor:
         u = self.net(c if self.n_z == 0 else torch.cat([c, z], dim=1))
         return u + base if self.residual else u
+
+
+class _ResponseGenerator(nn.Module):
+    r"""MLP of (detector event, noise) -> the response (:func:`response`) in units of its spread, applied to the detector objects.
+
+    Output: (N, 3P) standardised parton three-momenta like :class:`_Generator`, made from the detector
+    pT, eta, phi of each object as :math:`p_T = p_T^{det} e^{r_0}`, :math:`\eta = \eta^{det} + r_1`,
+    :math:`\phi = \phi^{det} + r_2` with :math:`r = r_{centre} + r_{scale} u`: an untrained generator
+    returns the median response, and the noise acts in units of the response's spread.
+    """
+
+    def __init__(self, n_c: int, n_z: int, n_x: int, hidden: Sequence[int], scales: Mapping[str, Tensor]):
+        super().__init__()
+        from hepgan.nn import MLP
+
+        self.n_z = n_z
+        self.net = MLP(n_c + n_z, n_x, hidden)
+        for k, v in scales.items():
+            self.register_buffer(k, torch.as_tensor(v, dtype=torch.float32).clone())
+
+    def forward(self, c: Tensor, z: Tensor | None, base: Tensor) -> Tensor:
+        u = self.net(c if self.n_z == 0 else torch.cat([c, z], dim=1))
+        r = (self.r_centre + self.r_scale * u).view(len(u), -1, 3)
+        d = (c * self.c_std + self.c_mean).view(len(c), -1, 4)
+        pt_d, eta_d, phi_d = pt_eta_phi(d)
+        # the clamp keeps exp finite for a wild untrained output (e^20: far beyond any physical response)
+        pt = pt_d.clamp_min(PT_FLOOR_GEV) * torch.exp(r[..., 0].clamp(-20.0, 20.0))
+        eta, phi = eta_d + r[..., 1], phi_d + r[..., 2]
+        p3 = torch.stack([pt * torch.cos(phi), pt * torch.sin(phi), pt * torch.sinh(eta.clamp(-20.0, 20.0))], dim=-1).flatten(1)
+        return (p3 - self.p3_mean) / self.p3_std
 
 
 class UnfoldingTask(AdversarialTask):
@@ -118,11 +197,17 @@ class UnfoldingTask(AdversarialTask):
         return self._noise(batch, gen)
 
     def g_noise(self, batch, gen: torch.Generator) -> dict[str, Tensor]:
-        return self._noise(batch, gen)
+        noise = self._noise(batch, gen)
+        if self.model._uses_energy:  # a second sample per detector event for the energy score
+            noise["z2"] = self._noise(batch, gen)["z"]
+        return noise
+
+    def _p4(self, batch, z: Tensor | None) -> Tensor:
+        b = batch[self.det]
+        return self.model._p4_from_net(self.networks["g"](b["c"], z, b["b"]))
 
     def _fake(self, batch, noise) -> tuple[Tensor, Tensor]:
-        b = batch[self.det]
-        p4 = self.model._p4_from_net(self.networks["g"](b["c"], noise.get("z"), b["b"]))
+        p4 = self._p4(batch, noise.get("z"))
         return self.model._d_input(p4), self.model._mmd_masses(p4)
 
     def _c(self, batch) -> Tensor | None:
@@ -141,15 +226,20 @@ class UnfoldingTask(AdversarialTask):
         return discriminator_bce(d(c, p["x4"]), d(c, x_fake), eps=0.0, w_real=w), {}
 
     def g_loss(self, batch, noise) -> tuple[Tensor, dict[str, Tensor]]:
-        from hepgan.losses import generator_bce, mmd2
+        from hepgan.losses import energy_score, generator_bce, mmd2
 
         m, p = self.model, batch[self.part]
-        x_fake, m_fake = self._fake(batch, noise)
-        loss = generator_bce(self.networks["d"](self._c(batch), x_fake))
+        p4 = self._p4(batch, noise.get("z"))
+        x_fake, m_fake = m._d_input(p4), m._mmd_masses(p4)
+        loss, logs = generator_bce(self.networks["d"](self._c(batch), x_fake)), {}
         if m.mmd_lambda > 0 and m.mmd_masses:
             term = mmd2(p["m"], m_fake, [m.mmd_widths[r] for r in m.mmd_masses], m.mmd_kernel, w_x=p.get("w"))
-            return loss + m.mmd_lambda * term, {"mmd_train": term}
-        return loss, {}
+            loss, logs["mmd_train"] = loss + m.mmd_lambda * term, term
+        if m._uses_energy:
+            r1, r2 = m._scaled_response(p4, p["d4"]), m._scaled_response(self._p4(batch, noise["z2"]), p["d4"])
+            es = energy_score(r1, r2, p["r"], p.get("w"), per_component=m.energy_per == "component")
+            loss, logs["energy_train"] = loss + m.energy_lambda * es, es
+        return loss, logs
 
 
 class UnfoldingGAN(Estimator):
@@ -163,6 +253,17 @@ class UnfoldingGAN(Estimator):
         resonances: mass name -> indices of the parton objects summed (observables and MMD).
         latent_dim: noise dimension of the FCGAN (the naive GAN has none).
         residual: the generator corrects the detector three-momenta instead of making the parton ones from scratch.
+        residual_space: where the correction acts: ``"momentum"`` (added to the three-momenta in units of the
+            parton spread) or ``"response"`` (:class:`_ResponseGenerator`: pT scaled, eta and phi shifted per
+            object, in units of the spread of the training sample's response); needs ``residual``.
+        d_response: the FCGAN's discriminator also sees the standardised detector response of the pair
+            (:class:`_Discriminator`); the naive GAN's discriminator sees no detector event and ignores it.
+        energy_lambda: weight of the energy score (:func:`hepgan.losses.energy_score`) in the FCGAN's
+            generator loss, computed on the response standardised by its training spread from two
+            generated events per detector event and the true one: a strictly proper scoring rule, which
+            calibrates the per-event posterior (0: off, the paper's loss).
+        energy_per: ``"event"`` (one score of the whole response) or ``"component"`` (the sum of the
+            one-dimensional scores of its components: each marginal's width is calibrated more strongly).
         g_hidden, d_hidden: hidden widths (LeakyReLU 0.2); the paper: 12 layers of 512 for both.
         roth_lambda: lambda_D of the Roth et al. regulariser.
         mmd_lambda: weight of the MMD term on ``mmd_masses`` (0: off).
@@ -180,7 +281,7 @@ class UnfoldingGAN(Estimator):
     format: ClassVar[str] = "hepgan.UnfoldingGAN"
     format_version: ClassVar[int] = MODEL_FORMAT_VERSION
     kept: ClassVar[dict[str, str]] = {"generator": "g"}
-    _repr_params: ClassVar[tuple[str, ...]] = ("mode", "latent_dim", "residual", "mmd_lambda")
+    _repr_params: ClassVar[tuple[str, ...]] = ("mode", "latent_dim", "residual", "residual_space", "d_response", "mmd_lambda", "energy_lambda")
 
     def __init__(
         self,
@@ -191,6 +292,10 @@ class UnfoldingGAN(Estimator):
         resonances: Mapping[str, Sequence[int]] = ZW_MASSES,
         latent_dim: int = 8,
         residual: bool = True,
+        residual_space: str = "momentum",
+        d_response: bool = False,
+        energy_lambda: float = 0.0,
+        energy_per: str = "event",
         g_hidden: Sequence[int] = (256, 256, 256),
         d_hidden: Sequence[int] = (256, 256, 256),
         roth_lambda: float = 1e-3,
@@ -219,6 +324,14 @@ class UnfoldingGAN(Estimator):
     def n_objects(self) -> int:
         return len(self.parton)
 
+    @property
+    def _uses_energy(self) -> bool:
+        return self.mode == "fcgan" and self.energy_lambda > 0
+
+    def _scaled_response(self, p4: Tensor, d4: Tensor) -> Tensor:
+        """(N, 3P) the response of parton events (N, P, 4) to their detector events in units of the training spread."""
+        return (response(p4, d4) - self._t["r_centre"]) / self._t["r_scale"]
+
     def _validate_params(self) -> None:
         from hepgan.losses import MMD_KERNELS
 
@@ -233,9 +346,15 @@ class UnfoldingGAN(Estimator):
             if len(idx) < 2 or any(not 0 <= i < p for i in idx) or len(set(idx)) != len(idx):
                 raise ConfigError(f"resonances.{r}: expected >= 2 distinct object indices in [0, {p}), got {idx}")
         check_int("latent_dim", self.latent_dim, 1 if self.mode == "fcgan" else 0)
+        check_choice("residual_space", self.residual_space, RESIDUAL_SPACES)
+        if self.residual_space == "response" and not self.residual:
+            raise ConfigError("residual_space: 'response' is a correction of the detector objects; it needs residual: true")
+        if not isinstance(self.d_response, bool):
+            raise ConfigError(f"d_response: expected true or false, got {self.d_response!r}")
         check_int("val_events", self.val_events)
-        for name in ("roth_lambda", "mmd_lambda"):
+        for name in ("roth_lambda", "mmd_lambda", "energy_lambda"):
             check_number(name, getattr(self, name), 0.0)
+        check_choice("energy_per", self.energy_per, ENERGY_PER)
         check_choice("mmd_kernel", self.mmd_kernel, tuple(MMD_KERNELS))
         for r in self.mmd_masses:
             if r not in self.resonances:
@@ -248,8 +367,16 @@ class UnfoldingGAN(Estimator):
         from hepgan.nn import init_parameters
 
         p = self.n_objects
-        g = _Generator(4 * p, self.latent_dim_used, 3 * p, self.g_hidden, bool(self.residual))
-        d = _Discriminator(4 * p, 4 * p if self.mode == "fcgan" else 0, self.d_hidden)
+        scales = {k: torch.as_tensor(getattr(self, f"{k}_"), dtype=torch.float32)
+                  for k in ("c_mean", "c_std", "p3_mean", "p3_std", "p4_mean", "p4_std", "r_centre", "r_scale") if hasattr(self, f"{k}_")}  # fmt: skip
+        if self.residual_space == "response":
+            g_scales = {k: scales[k] for k in ("c_mean", "c_std", "p3_mean", "p3_std", "r_centre", "r_scale")}
+            g = _ResponseGenerator(4 * p, self.latent_dim_used, 3 * p, self.g_hidden, g_scales)
+        else:
+            g = _Generator(4 * p, self.latent_dim_used, 3 * p, self.g_hidden, bool(self.residual))
+        fc = self.mode == "fcgan"
+        d_scales = {k: scales[k] for k in ("c_mean", "c_std", "p4_mean", "p4_std", "r_centre", "r_scale")} if fc and self.d_response else None
+        d = _Discriminator(4 * p, 4 * p if fc else 0, self.d_hidden, d_scales)
         gen = torch.Generator().manual_seed(seed_from(self.seed, 1))
         init_parameters(g, gen)
         init_parameters(d, gen)
@@ -263,6 +390,9 @@ class UnfoldingGAN(Estimator):
         f = torch.float32
         self._t = {k: torch.as_tensor(getattr(self, f"{k}_"), dtype=f, device=device) for k in ("c_mean", "c_std", "p3_mean", "p3_std", "p4_mean", "p4_std")}
         self._t["masses"] = torch.as_tensor(self.masses, dtype=f, device=device)
+        for k in ("r_centre", "r_scale"):
+            if hasattr(self, f"{k}_"):
+                self._t[k] = torch.as_tensor(getattr(self, f"{k}_"), dtype=f, device=device)
 
     def _p4_from_net(self, u: Tensor) -> Tensor:
         """(N, 3P) standardised generator output -> (N, P, 4) on-shell four-momenta in GeV."""
@@ -338,12 +468,19 @@ class UnfoldingGAN(Estimator):
         self.p3_mean_, self.p3_std_ = stats(part[..., :3].reshape(len(part), -1))
         p4 = on_shell(part[..., :3], self.masses)  # the truth on the model's mass shells
         self.p4_mean_, self.p4_std_ = stats(p4.reshape(len(p4), -1))
+        # the response's centre and spread (median, IQR / 1.349: the tails of unmatched jets leave them alone)
+        r = response(torch.as_tensor(p4), torch.as_tensor(det)).numpy()
+        q25, q50, q75 = np.quantile(r, [0.25, 0.5, 0.75], axis=0)
+        self.r_centre_, self.r_scale_ = q50, np.maximum((q75 - q25) / 1.349, 1e-6)
         f = torch.float32
         c, b = self._conditions(det)
         cond = {"c": torch.as_tensor(c, dtype=f), "b": torch.as_tensor(b, dtype=f)}
         truth = {"x4": torch.as_tensor((p4.reshape(len(p4), -1) - self.p4_mean_) / self.p4_std_, dtype=f)}
         if self.mmd_masses:
             truth["m"] = torch.as_tensor(np.column_stack([invariant_mass(p4, self.resonances[r]) for r in self.mmd_masses]), dtype=f)
+        if self._uses_energy:  # the detector four-momenta and the true response of the energy score
+            truth["d4"] = torch.as_tensor(det, dtype=f)
+            truth["r"] = torch.as_tensor((r - self.r_centre_) / self.r_scale_, dtype=f)
         if w_np is not None:
             truth["w"] = torch.as_tensor(w_np.astype(np.float32))
         data = {"train": Sample({**cond, **truth})} if self.mode == "fcgan" else {"det": Sample(cond), "part": Sample(truth)}
@@ -436,7 +573,8 @@ class UnfoldingGAN(Estimator):
 
     # ------------------------------------------------------------------ files
     def _fitted_meta(self) -> dict[str, Any]:
-        return {"preprocessing": {k: getattr(self, f"{k}_").tolist() for k in ("c_mean", "c_std", "p3_mean", "p3_std", "p4_mean", "p4_std")}}
+        keys = ("c_mean", "c_std", "p3_mean", "p3_std", "p4_mean", "p4_std", "r_centre", "r_scale")
+        return {"preprocessing": {k: getattr(self, f"{k}_").tolist() for k in keys if hasattr(self, f"{k}_")}}
 
     def _restore_fitted(self, meta: dict[str, Any]) -> None:
         for k, v in meta["preprocessing"].items():

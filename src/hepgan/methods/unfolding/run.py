@@ -36,7 +36,8 @@ def build_model(cfg: UnfoldingRunConfig, progress: bool = True) -> UnfoldingGAN:
     m, lo, t = cfg.model, cfg.loss, cfg.training
     return UnfoldingGAN(
         mode=m.mode, detector=m.detector, parton=m.parton, masses=m.masses, resonances=m.resonances, latent_dim=m.latent_dim,
-        residual=m.residual, g_hidden=m.g_hidden, d_hidden=m.d_hidden, roth_lambda=lo.roth_lambda, mmd_lambda=lo.mmd_lambda,
+        residual=m.residual, residual_space=m.residual_space, d_response=m.d_response, g_hidden=m.g_hidden, d_hidden=m.d_hidden,
+        roth_lambda=lo.roth_lambda, mmd_lambda=lo.mmd_lambda, energy_lambda=lo.energy_lambda, energy_per=lo.energy_per,
         mmd_masses=lo.mmd_masses, mmd_kernel=lo.mmd_kernel, mmd_widths=lo.mmd_widths, val_events=cfg.evaluation.val_events,
         optimizer=t.optimizer, lr=t.lr, lr_d=t.lr_d, epochs=t.epochs, batch_size=t.batch_size, n_critic=t.n_critic,
         seed=t.seed, device=t.device, checkpoint_every=t.checkpoint_every, step=t.step, progress=progress,
