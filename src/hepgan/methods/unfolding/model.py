@@ -98,10 +98,10 @@ def response(parton: Tensor, detector: Tensor) -> Tensor:
 class _Discriminator(nn.Module):
     """MLP on the standardised parton four-momenta (and the detector event, when conditional); logits (N,).
 
-    With ``response`` (centre, scale), the FCGAN's discriminator also sees the detector response of the
-    pair, :func:`response` standardised and compressed by asinh: a function of its inputs, so the loss and
-    its optimum are those of the paper; it lets the network resolve per-event widths of a few per cent
-    that standardised momenta spread over their whole range hide.
+    With ``scales`` (the standardisations and the response's centre and spread), the FCGAN's discriminator
+    also sees the detector response of the pair, :func:`response` standardised and compressed by asinh: a
+    function of its inputs, so the loss and its optimum are those of the paper; it lets the network
+    resolve per-event widths of a few per cent that standardised momenta spread over their whole range hide.
     """
 
     def __init__(self, n_x: int, n_c: int, hidden: Sequence[int], scales: Mapping[str, Tensor] | None = None):
