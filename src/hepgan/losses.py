@@ -459,18 +459,13 @@ def mmd2(
 def energy_score(x1: Tensor, x2: Tensor, y: Tensor, w: Tensor | None = None, floor: float = 1e-12, per_component: bool = False) -> Tensor:
     r"""The energy score of a conditional generator from two samples per condition (Gneiting and Raftery 2007).
 
-    .. math:: \mathrm{ES} = ig\langle 	frac12 (\lVert x_1 - y
-Vert + \lVert x_2 - y
-Vert) - 	frac12 \lVert x_1 - x_2
-Vert ig
-angle
+    .. math:: \mathrm{ES} = \big\langle \tfrac12 (\lVert x_1 - y \rVert + \lVert x_2 - y \rVert) - \tfrac12 \lVert x_1 - x_2 \rVert \big\rangle
 
     with :math:`x_1, x_2` two independent samples of the model's distribution given the condition of
     the observed :math:`y`. It is a strictly proper scoring rule: its expectation over pairs (c, y) is
     lowest only when the model's conditional distribution is the true one. One truth per condition is
     enough, which is what a matched sample has; a deterministic model (:math:`x_1 = x_2`) pays the
-    full :math:`\lVert x - y
-Vert`, so spreading its answer over the noise is rewarded exactly as far
+    full :math:`\lVert x - y \rVert`, so spreading its answer over the noise is rewarded exactly as far
     as the truth spreads.
 
     Args:

@@ -64,6 +64,8 @@ RESIDUAL_SPACES = ("momentum", "response")
 ENERGY_PER = ("event", "component")
 #: pT floor (GeV) of the response's logarithm.
 PT_FLOOR_GEV = 1e-3
+#: The fitted preprocessing (``{name}_`` attributes, saved with the model); the response's two are absent in older models.
+PREPROCESSING = ("c_mean", "c_std", "p3_mean", "p3_std", "p4_mean", "p4_std", "r_centre", "r_scale")
 SELECTION = Selection("w1_val", "min", "mean W1/IQR")
 #: Invariant masses of the parton event -> indices of its objects (q1, q2, l-, l+).
 ZW_MASSES: dict[str, tuple[int, ...]] = {"m_jj": (0, 1), "m_ll": (2, 3), "m_zw": (0, 1, 2, 3)}
@@ -95,6 +97,12 @@ def response(parton: Tensor, detector: Tensor) -> Tensor:
     return r.flatten(1)
 
 
+def _register_scales(module: nn.Module, scales: Mapping[str, Tensor]) -> None:
+    """The preprocessing tensors as buffers of a network (they follow it to its device and into checkpoints)."""
+    for k, v in scales.items():
+        module.register_buffer(k, torch.as_tensor(v, dtype=torch.float32).clone())
+
+
 class _Discriminator(nn.Module):
     """MLP on the standardised parton four-momenta (and the detector event, when conditional); logits (N,).
 
@@ -110,12 +118,9 @@ class _Discriminator(nn.Module):
 
         self.n_c = n_c
         self.use_response = scales is not None
-        n_r = 0
         if scales is not None:
-            for k, v in scales.items():
-                self.register_buffer(k, torch.as_tensor(v, dtype=torch.float32).clone())
-            n_r = len(scales["r_centre"])
-        self.net = MLP(n_x + n_c + n_r, 1, hidden)
+            _register_scales(self, scales)
+        self.net = MLP(n_x + n_c + (0 if scales is None else len(scales["r_centre"])), 1, hidden)
 
     def forward(self, c: Tensor | None, x: Tensor) -> Tensor:
         if self.n_c == 0:
@@ -158,8 +163,7 @@ class _ResponseGenerator(nn.Module):
 
         self.n_z = n_z
         self.net = MLP(n_c + n_z, n_x, hidden)
-        for k, v in scales.items():
-            self.register_buffer(k, torch.as_tensor(v, dtype=torch.float32).clone())
+        _register_scales(self, scales)
 
     def forward(self, c: Tensor, z: Tensor | None, base: Tensor) -> Tensor:
         u = self.net(c if self.n_z == 0 else torch.cat([c, z], dim=1))
@@ -367,8 +371,7 @@ class UnfoldingGAN(Estimator):
         from hepgan.nn import init_parameters
 
         p = self.n_objects
-        scales = {k: torch.as_tensor(getattr(self, f"{k}_"), dtype=torch.float32)
-                  for k in ("c_mean", "c_std", "p3_mean", "p3_std", "p4_mean", "p4_std", "r_centre", "r_scale") if hasattr(self, f"{k}_")}  # fmt: skip
+        scales = self._preprocessing(torch.device("cpu"))
         if self.residual_space == "response":
             g_scales = {k: scales[k] for k in ("c_mean", "c_std", "p3_mean", "p3_std", "r_centre", "r_scale")}
             g = _ResponseGenerator(4 * p, self.latent_dim_used, 3 * p, self.g_hidden, g_scales)
@@ -387,12 +390,12 @@ class UnfoldingGAN(Estimator):
         return {"g": g, "d": d}
 
     def _buffers(self, device: torch.device) -> None:
-        f = torch.float32
-        self._t = {k: torch.as_tensor(getattr(self, f"{k}_"), dtype=f, device=device) for k in ("c_mean", "c_std", "p3_mean", "p3_std", "p4_mean", "p4_std")}
-        self._t["masses"] = torch.as_tensor(self.masses, dtype=f, device=device)
-        for k in ("r_centre", "r_scale"):
-            if hasattr(self, f"{k}_"):
-                self._t[k] = torch.as_tensor(getattr(self, f"{k}_"), dtype=f, device=device)
+        self._t = self._preprocessing(device)
+        self._t["masses"] = torch.as_tensor(self.masses, dtype=torch.float32, device=device)
+
+    def _preprocessing(self, device: torch.device) -> dict[str, Tensor]:
+        """The fitted preprocessing as float32 tensors on ``device`` (those the model has)."""
+        return {k: torch.as_tensor(getattr(self, f"{k}_"), dtype=torch.float32, device=device) for k in PREPROCESSING if hasattr(self, f"{k}_")}
 
     def _p4_from_net(self, u: Tensor) -> Tensor:
         """(N, 3P) standardised generator output -> (N, P, 4) on-shell four-momenta in GeV."""
@@ -573,8 +576,7 @@ class UnfoldingGAN(Estimator):
 
     # ------------------------------------------------------------------ files
     def _fitted_meta(self) -> dict[str, Any]:
-        keys = ("c_mean", "c_std", "p3_mean", "p3_std", "p4_mean", "p4_std", "r_centre", "r_scale")
-        return {"preprocessing": {k: getattr(self, f"{k}_").tolist() for k in keys if hasattr(self, f"{k}_")}}
+        return {"preprocessing": {k: getattr(self, f"{k}_").tolist() for k in PREPROCESSING if hasattr(self, f"{k}_")}}
 
     def _restore_fitted(self, meta: dict[str, Any]) -> None:
         for k, v in meta["preprocessing"].items():
